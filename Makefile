@@ -1,0 +1,43 @@
+# All set-up goes through here; CI (.ci/run) and the README use these targets.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+WORLD ?= data/world
+
+.PHONY: help setup system venv test test-fast lint world report app clean
+
+help:  ## list targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
+
+setup: system venv  ## everything: Debian packages, then the Python virtualenv
+
+system:  ## Debian packages from packages.txt (needs root)
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$(grep -v '^#' packages.txt)
+
+venv: $(VENV)/.installed  ## Python virtualenv with runtime + dev requirements
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements-dev.txt
+	touch $@
+
+test: venv  ## lint, then the whole test suite
+	$(PY) -m ruff check .
+	$(PY) -m pytest -q -n 2
+
+test-fast: venv  ## tests without the slow ones
+	$(PY) -m pytest -q -m "not slow"
+
+lint: venv
+	$(PY) -m ruff check . && $(PY) -m ruff format --check .
+
+world: venv  ## build the default demo world into $(WORLD) and export prototype clips
+	$(PY) -m training.build_world --output $(WORLD)
+
+report: venv  ## print and save the world's checks
+	$(PY) -m training.world_report --world $(WORLD)
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,96 @@
+"""The 80 prototype tags of APRON Studio (DESIGN.md §4): names, order and category.
+
+The order is part of the data format: profiles, prototype tables and song-tag
+matrices are indexed by it. Never reorder; append a new table version instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from apron_core.errors import ConfigError
+
+CATEGORY_TAGS: dict[str, tuple[str, ...]] = {
+    "era": ("1950s", "1960s", "1970s", "1980s", "1990s", "2000s", "2010s", "2020s"),
+    "genre": (
+        "rock", "pop", "jazz", "blues", "country", "folk", "soul", "funk", "disco",
+        "reggae", "hip-hop", "r&b", "electronic", "house", "techno", "ambient",
+        "drum and bass", "metal", "punk", "indie", "classical", "latin", "bossa nova",
+        "gospel", "synthpop", "grunge", "trip-hop", "lo-fi", "swing", "rockabilly", "ska",
+        "new age",
+    ),
+    "mood": (
+        "happy", "sad", "energetic", "calm", "dark", "romantic", "melancholic", "uplifting",
+        "aggressive", "dreamy", "playful", "tense", "nostalgic", "peaceful", "epic", "groovy",
+        "mellow", "hopeful", "mysterious", "sentimental",
+    ),
+    "instrumentation": (
+        "piano", "electric piano", "organ", "acoustic guitar", "electric guitar",
+        "distorted guitar", "strings", "cello", "brass", "saxophone", "trumpet", "flute",
+        "harp", "synth lead", "synth pad", "synth bass", "choir", "banjo", "accordion",
+        "drum machine",
+    ),
+}  # fmt: skip
+
+CATEGORIES: tuple[str, ...] = tuple(CATEGORY_TAGS)
+ERAS = CATEGORY_TAGS["era"]
+GENRES = CATEGORY_TAGS["genre"]
+MOODS = CATEGORY_TAGS["mood"]
+INSTRUMENTS = CATEGORY_TAGS["instrumentation"]
+
+
+@dataclass(frozen=True)
+class Tag:
+    index: int
+    name: str
+    category: str
+
+
+TAGS: tuple[Tag, ...] = tuple(
+    Tag(index=i, name=name, category=category)
+    for i, (category, name) in enumerate(
+        (category, name) for category, names in CATEGORY_TAGS.items() for name in names
+    )
+)
+TAG_NAMES: tuple[str, ...] = tuple(tag.name for tag in TAGS)
+K = len(TAGS)
+_INDEX = {tag.name: tag.index for tag in TAGS}
+
+
+def tag_index(name: str) -> int:
+    """Index of a tag by its exact name; raises ConfigError naming close matches."""
+    try:
+        return _INDEX[name]
+    except KeyError:
+        lowered = name.strip().lower()
+        if lowered in _INDEX:
+            return _INDEX[lowered]
+        hint = [t for t in TAG_NAMES if lowered[:3] and t.startswith(lowered[:3])]
+        raise ConfigError(
+            f"unknown tag {name!r}: use one of the {K} tags in apron_core.tags.TAG_NAMES"
+            + (f" (did you mean {', '.join(map(repr, hint))}?)" if hint else "")
+        ) from None
+
+
+def tag_by_name(name: str) -> Tag:
+    return TAGS[tag_index(name)]
+
+
+def tag_by_index(index: int) -> Tag:
+    if not 0 <= index < K:
+        raise ConfigError(f"tag index {index} out of range: must be in [0, {K})")
+    return TAGS[index]
+
+
+def category_of(name: str) -> str:
+    return tag_by_name(name).category
+
+
+def category_indices(category: str) -> list[int]:
+    """Indices (into the 80-tag order) of the tags of one category."""
+    if category not in CATEGORY_TAGS:
+        raise ConfigError(f"unknown category {category!r}: use one of {CATEGORIES}")
+    return [tag.index for tag in TAGS if tag.category == category]
+
+
+assert K == 80 and len(_INDEX) == 80, "the tag table must hold 80 distinct tags"

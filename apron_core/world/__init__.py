@@ -1,0 +1,1 @@
+"""The demo music world: song specs, priors, rendering, catalog and listeners."""
