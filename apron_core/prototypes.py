@@ -1,0 +1,196 @@
+"""Prototype selection (one clip per tag) and the prototype table on disk.
+
+Two rules:
+* ``most_listened`` — the paper's: for each tag, the most-played song carrying it.
+* ``purity_aware`` — prefer songs whose observed tags name only this tag within its
+  category, then rank by plays plus audio typicality (closeness of the song's
+  embedding to the tag's centroid). It guards against a famous song that carries a
+  tag by noise. Neither rule looks at ground truth, so both work on real data.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from apron_core.errors import ConfigError, DataError
+from apron_core.tags import TAG_NAMES, TAGS, category_of
+
+RULES = ("most_listened", "purity_aware")
+TABLE_VERSION = 1
+TABLE_FILE = "prototypes.json"
+
+
+@dataclass(frozen=True)
+class Prototype:
+    tag: str
+    category: str
+    song_id: str
+    start_s: float  # where the excerpt starts in the song
+    duration_s: float
+    rule: str
+    plays: int
+    file: str  # clip file name inside the prototype folder
+
+
+def _check_inputs(songs: pd.DataFrame, plays: pd.Series) -> None:
+    for col in ("song_id", "tags"):
+        if col not in songs:
+            raise DataError(f"songs table lacks column {col!r} (needs song_id and tags)")
+    if songs["song_id"].duplicated().any():
+        raise DataError("songs table has duplicate song_id values")
+    missing = [t for t in TAG_NAMES if not songs["tags"].map(lambda ts, t=t: t in ts).any()]
+    if missing:
+        raise DataError(f"no song carries the tags {missing}: every tag needs a prototype")
+    if plays.index.has_duplicates:
+        raise DataError("plays has duplicate song ids")
+
+
+def _clip_file(tag: str) -> str:
+    safe = "".join(c if c.isalnum() else "_" for c in tag).strip("_")
+    return f"{TAG_NAMES.index(tag):02d}_{safe}.ogg"
+
+
+def select_most_listened(
+    songs: pd.DataFrame, plays: pd.Series, *, song_duration_s: float, clip_s: float = 10.0
+) -> list[Prototype]:
+    """The paper's rule; ties break by song id so the choice is deterministic."""
+    _check_inputs(songs, plays)
+    p = plays.reindex(songs["song_id"]).fillna(0).to_numpy()
+    out = []
+    for tag in TAG_NAMES:
+        has = songs["tags"].map(lambda ts, t=tag: t in ts).to_numpy()
+        cand = np.flatnonzero(has)
+        best = cand[np.lexsort((songs["song_id"].to_numpy()[cand], -p[cand]))[0]]
+        out.append(_prototype(tag, songs, p, best, "most_listened", song_duration_s, clip_s))
+    return out
+
+
+def select_purity_aware(
+    songs: pd.DataFrame,
+    plays: pd.Series,
+    embeddings: np.ndarray,
+    *,
+    song_duration_s: float,
+    clip_s: float = 10.0,
+) -> list[Prototype]:
+    """Purity first, then plays + typicality; a song serves at most one tag when it can."""
+    _check_inputs(songs, plays)
+    if len(embeddings) != len(songs):
+        raise DataError(f"{len(embeddings)} embeddings for {len(songs)} songs")
+    p = plays.reindex(songs["song_id"]).fillna(0).to_numpy()
+    x = embeddings / np.maximum(np.linalg.norm(embeddings, axis=1, keepdims=True), 1e-9)
+    mean_all = x.mean(0)
+    categories = {t: category_of(t) for t in TAG_NAMES}
+    tag_sets = songs["tags"].map(set).tolist()
+    n_same = np.array(
+        [[sum(categories[o] == categories[t] for o in ts) for t in TAG_NAMES] for ts in tag_sets]
+    )  # (N, 80): how many observed tags each song has in each tag's category
+    ranked: dict[str, np.ndarray] = {}
+    for k, tag in enumerate(TAG_NAMES):
+        cand = np.flatnonzero([tag in ts for ts in tag_sets])
+        purity = 1.0 / n_same[cand, k]
+        cand = cand[purity == purity.max()]
+        direction = x[cand].mean(0) - mean_all
+        typical = x[cand] @ direction
+        listens = np.log1p(p[cand])
+        score = _z(listens) + _z(typical)
+        ranked[tag] = cand[np.argsort(-score, kind="stable")]
+    used: set[int] = set()
+    out = []
+    for tag in sorted(TAG_NAMES, key=lambda t: len(ranked[t])):  # scarce tags choose first
+        choice = next((i for i in ranked[tag] if i not in used), ranked[tag][0])
+        used.add(int(choice))
+        out.append(_prototype(tag, songs, p, choice, "purity_aware", song_duration_s, clip_s))
+    return sorted(out, key=lambda pr: TAG_NAMES.index(pr.tag))
+
+
+def _z(v: np.ndarray) -> np.ndarray:
+    return (v - v.mean()) / v.std() if len(v) > 1 and v.std() > 0 else np.zeros_like(v)
+
+
+def _prototype(tag, songs, plays, row, rule, song_duration_s, clip_s) -> Prototype:
+    if clip_s > song_duration_s:
+        raise ConfigError(f"clip_s={clip_s} is longer than the songs ({song_duration_s} s)")
+    return Prototype(
+        tag=tag,
+        category=category_of(tag),
+        song_id=str(songs["song_id"].iloc[row]),
+        start_s=round((song_duration_s - clip_s) / 2, 3),  # skip the intro, keep the groove
+        duration_s=clip_s,
+        rule=rule,
+        plays=int(plays[row]),
+        file=_clip_file(tag),
+    )
+
+
+def select(rule: str, songs, plays, embeddings=None, *, song_duration_s, clip_s=10.0):
+    if rule == "most_listened":
+        return select_most_listened(songs, plays, song_duration_s=song_duration_s, clip_s=clip_s)
+    if rule == "purity_aware":
+        if embeddings is None:
+            raise ConfigError("the purity_aware rule needs song embeddings")
+        return select_purity_aware(
+            songs, plays, embeddings, song_duration_s=song_duration_s, clip_s=clip_s
+        )
+    raise ConfigError(f"unknown prototype rule {rule!r}: use one of {RULES}")
+
+
+def export_prototypes(
+    prototypes: Sequence[Prototype],
+    out_dir: Path,
+    clip_audio: Callable[[Prototype], np.ndarray],
+    *,
+    sr: int,
+    extra: dict | None = None,
+) -> Path:
+    """Write one OGG clip per tag and ``prototypes.json`` describing them."""
+    from apron_core.audio import write_audio
+
+    if [p.tag for p in prototypes] != list(TAG_NAMES):
+        raise ConfigError("prototypes must cover the 80 tags in apron_core.tags order")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for proto in prototypes:
+        write_audio(out_dir / proto.file, clip_audio(proto), sr=sr)
+    table = {
+        "version": TABLE_VERSION,
+        "sr": sr,
+        "rule": prototypes[0].rule,
+        **(extra or {}),
+        "prototypes": [asdict(p) for p in prototypes],
+    }
+    path = out_dir / TABLE_FILE
+    path.write_text(json.dumps(table, indent=1) + "\n")
+    return path
+
+
+def load_prototypes(folder: Path, *, check_files: bool = True) -> list[Prototype]:
+    """Read and validate a prototype table: 80 tags in order, clip files present."""
+    path = Path(folder) / TABLE_FILE
+    if not path.is_file():
+        raise DataError(
+            f"{path} not found: export prototypes with `python -m training.build_world`"
+        )
+    try:
+        table = json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise DataError(f"{path} is not valid JSON ({e}); re-export the prototypes") from None
+    if table.get("version") != TABLE_VERSION:
+        raise DataError(
+            f"{path} has table version {table.get('version')}, expected {TABLE_VERSION}: "
+            "re-export the prototypes with this version of APRON Studio"
+        )
+    protos = [Prototype(**p) for p in table["prototypes"]]
+    if [p.tag for p in protos] != [t.name for t in TAGS]:
+        raise DataError(f"{path} does not list the 80 tags in order")
+    if check_files:
+        missing = [p.file for p in protos if not (Path(folder) / p.file).is_file()]
+        if missing:
+            raise DataError(f"{path}: clip files missing: {missing[:5]}…")
+    return protos
