@@ -1,0 +1,186 @@
+"""APRON: attention over audio prototypes → an editable profile → recommendations.
+
+Read top to bottom (DESIGN.md §2):
+  q_h(x) = x W_Q^h,  k_h(P_k) = v_h(P_k) = P_k W_KV^h          (shared key/value)
+  w^h_jk = softmax_k(q_h(x_j)·k_h(P_k) / sqrt(d/H));  w_jk = mean_h w^h_jk
+  ŵ_k = mean_j w_jk  (the profile, what the sliders show)
+  u = Σ_k ŵ_k P̃_k   with P̃_k = concat_h v_h(P_k)             (u is linear in ŵ)
+  logits = f(u)      f: dropout → MLP → N songs
+With ``per_head_profile`` the profile keeps one distribution per head (H, K) and
+u = concat_h Σ_k ŵ^h_k v_h(P_k); an edit of the head mean rescales every head.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from apron_core.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class ApronConfig:
+    n_songs: int
+    emb_dim: int  # D: the encoder's embedding size
+    n_prototypes: int = 80  # K
+    d_model: int = 256  # d: attention width, split over the heads
+    n_heads: int = 16  # H
+    hidden: tuple[int, ...] = (600,)  # f's hidden layers
+    dropout: float = 0.5  # on f's input
+    per_head_profile: bool = False
+    trainable_prototypes: bool = False
+
+    def __post_init__(self) -> None:
+        if self.d_model % self.n_heads:
+            raise ConfigError(f"d_model={self.d_model} must be divisible by n_heads={self.n_heads}")
+        for name in ("n_songs", "emb_dim", "n_prototypes", "d_model", "n_heads"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name}={getattr(self, name)} must be ≥ 1")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ConfigError(f"dropout={self.dropout} must be in [0, 1)")
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ApronConfig:
+        d = dict(d)
+        d["hidden"] = tuple(d.get("hidden", ()))
+        return cls(**d)
+
+
+@dataclass
+class ApronOutput:
+    logits: torch.Tensor  # (B, N)
+    profile: torch.Tensor  # (B, K) head mean, or (B, H, K) per head
+    song_weights: torch.Tensor | None = field(default=None)  # (B, S, K) w_jk, head mean
+
+
+class Apron(nn.Module):
+    def __init__(self, cfg: ApronConfig, prototypes: torch.Tensor, songs: torch.Tensor) -> None:
+        super().__init__()
+        if prototypes.shape != (cfg.n_prototypes, cfg.emb_dim):
+            raise ConfigError(
+                f"prototypes have shape {tuple(prototypes.shape)}, expected "
+                f"({cfg.n_prototypes}, {cfg.emb_dim})"
+            )
+        if songs.shape != (cfg.n_songs, cfg.emb_dim):
+            raise ConfigError(
+                f"song embeddings have shape {tuple(songs.shape)}, expected "
+                f"({cfg.n_songs}, {cfg.emb_dim})"
+            )
+        self.cfg = cfg
+        self.w_q = nn.Linear(cfg.emb_dim, cfg.d_model, bias=False)
+        self.w_kv = nn.Linear(cfg.emb_dim, cfg.d_model, bias=False)
+        if cfg.trainable_prototypes:
+            self.prototypes = nn.Parameter(prototypes.clone().float())
+        else:
+            self.register_buffer("prototypes", prototypes.clone().float())
+        self.register_buffer("songs", songs.clone().float())  # (N, D), fixed audio embeddings
+        layers: list[nn.Module] = [nn.Dropout(cfg.dropout)]
+        width = cfg.d_model
+        for h in cfg.hidden:
+            layers += [nn.Linear(width, h), nn.Tanh()]
+            width = h
+        layers.append(nn.Linear(width, cfg.n_songs))
+        self.f = nn.Sequential(*layers)
+
+    # ---- attention -----------------------------------------------------------------
+    def _heads(self, x: torch.Tensor) -> torch.Tensor:
+        """(..., d) → (..., H, d/H)"""
+        return x.unflatten(-1, (self.cfg.n_heads, self.cfg.d_model // self.cfg.n_heads))
+
+    def head_weights(self, x: torch.Tensor) -> torch.Tensor:
+        """Per-head attention of embeddings x (..., D) over the prototypes: (..., H, K)."""
+        q = self._heads(self.w_q(x))  # (..., H, d/H)
+        k = self._heads(self.w_kv(self.prototypes))  # (K, H, d/H)
+        logits = torch.einsum("...hc,khc->...hk", q, k) / math.sqrt(q.shape[-1])
+        return logits.softmax(-1)
+
+    def values(self) -> torch.Tensor:
+        """v_h(P_k) for all heads: (K, H, d/H); concatenated over heads it is P̃ (K, d)."""
+        return self._heads(self.w_kv(self.prototypes))
+
+    # ---- profile → recommendations -------------------------------------------------
+    def profile_from_history(
+        self, history: torch.Tensor, mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """history (B, S) song indices, mask (B, S) True for real songs.
+
+        Returns the profile ((B, K), or (B, H, K) per head) and w_jk (B, S, K).
+        """
+        wh = self.head_weights(self.songs[history])  # (B, S, H, K)
+        m = mask.to(wh.dtype)[..., None, None]  # (B, S, 1, 1)
+        n = m.sum(1).clamp_min(1.0)  # (B, 1, 1)
+        per_head = (wh * m).sum(1) / n  # (B, H, K)
+        profile = per_head if self.cfg.per_head_profile else per_head.mean(1)
+        return profile, wh.mean(2)
+
+    def user_vector(self, profile: torch.Tensor) -> torch.Tensor:
+        """u from a profile (B, K) or per-head profile (B, H, K): (B, d). Linear in the profile."""
+        v = self.values()  # (K, H, c)
+        if profile.dim() == 2:
+            return torch.einsum("bk,khc->bhc", profile, v).flatten(1)
+        return torch.einsum("bhk,khc->bhc", profile, v).flatten(1)
+
+    def forward_profile(self, profile: torch.Tensor) -> torch.Tensor:
+        """Logits (B, N) for a (possibly edited) profile: the path the sliders drive."""
+        return self.f(self.user_vector(profile))
+
+    def forward(self, history: torch.Tensor, mask: torch.Tensor) -> ApronOutput:
+        profile, song_weights = self.profile_from_history(history, mask)
+        return ApronOutput(self.forward_profile(profile), profile, song_weights)
+
+    # ---- training regularizer ------------------------------------------------------
+    def prototype_self_attention_logits(self) -> torch.Tensor:
+        """Each prototype as a query over all prototypes, per head: (H, K, K) logits."""
+        q = self._heads(self.w_q(self.prototypes))  # (K, H, c)
+        k = self.values()  # (K, H, c)
+        return torch.einsum("ihc,khc->hik", q, k) / math.sqrt(q.shape[-1])
+
+
+def head_mean(profile: torch.Tensor) -> torch.Tensor:
+    """What the sliders show: the head mean of a per-head profile (identity for (B, K))."""
+    return profile.mean(-2) if profile.dim() == 3 else profile
+
+
+def edit_per_head(per_head: torch.Tensor, new_mean: torch.Tensor) -> torch.Tensor:
+    """Apply a slider edit to a per-head profile: scale tag k in every head by the same factor
+    (new / old head-mean weight), then renormalize each head. A tag whose old weight is 0 gets
+    the new weight in every head."""
+    old = per_head.mean(-2, keepdim=True)  # (B, 1, K)
+    factor = torch.where(old > 0, new_mean.unsqueeze(-2) / old.clamp_min(1e-12), 0.0)
+    edited = torch.where(old > 0, per_head * factor, new_mean.unsqueeze(-2).expand_as(per_head))
+    return edited / edited.sum(-1, keepdim=True).clamp_min(1e-12)
+
+
+# ---- losses ------------------------------------------------------------------------
+def multinomial_nll(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mult-VAE's reconstruction: −Σ_i x_i log softmax(logits)_i, mean over users."""
+    return -(F.log_softmax(logits, -1) * target).sum(-1).mean()
+
+
+def bce(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    return F.binary_cross_entropy_with_logits(logits, target, reduction="none").sum(-1).mean()
+
+
+def tag_distribution(logits: torch.Tensor, song_tags: torch.Tensor) -> torch.Tensor:
+    """Differentiable T(ŷ) = normalize(softmax(ŷ)ᵀ A): (B, N) × (N, K) → (B, K)."""
+    mix = logits.softmax(-1) @ song_tags
+    return mix / mix.sum(-1, keepdim=True).clamp_min(1e-12)
+
+
+def hellinger(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
+    """Hellinger distance between distributions along the last axis, in [0, 1]."""
+    # sqrt each side separately, clamped: d sqrt(x)/dx is infinite at 0 (a tag nobody plays)
+    bc = (p.clamp_min(1e-12).sqrt() * q.clamp_min(1e-12).sqrt()).sum(-1)
+    return (1.0 - bc).clamp_min(0.0).add(1e-12).sqrt()
+
+
+def separation_loss(model: Apron) -> torch.Tensor:
+    """Each prototype, as a query, must attend to itself (cross-entropy, mean over heads)."""
+    logits = model.prototype_self_attention_logits()  # (H, K, K)
+    h, k, _ = logits.shape
+    target = torch.arange(k, device=logits.device).repeat(h)
+    return F.cross_entropy(logits.reshape(h * k, k), target)
