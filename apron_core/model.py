@@ -117,6 +117,20 @@ class Apron(nn.Module):
         profile = per_head if self.cfg.per_head_profile else per_head.mean(1)
         return profile, wh.mean(2)
 
+    def song_head_weights(self) -> torch.Tensor:
+        """w^h_jk for every catalog song: (N, H, K). Cache it at inference time."""
+        return self.head_weights(self.songs)
+
+    def profile_from_matrix(
+        self, x: torch.Tensor, song_head_weights: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Profile of histories given as a (B, N) 0/1 matrix; same result as
+        ``profile_from_history`` but one matmul, which is how training and the engine run."""
+        wh = self.song_head_weights() if song_head_weights is None else song_head_weights
+        xn = x / x.sum(-1, keepdim=True).clamp_min(1.0)  # mean over the history's songs
+        per_head = (xn @ wh.flatten(1)).unflatten(-1, wh.shape[1:])  # (B, H, K)
+        return per_head if self.cfg.per_head_profile else per_head.mean(1)
+
     def user_vector(self, profile: torch.Tensor) -> torch.Tensor:
         """u from a profile (B, K) or per-head profile (B, H, K): (B, d). Linear in the profile."""
         v = self.values()  # (K, H, c)

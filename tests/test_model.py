@@ -55,6 +55,17 @@ def test_padding_is_ignored():
     torch.testing.assert_close(padded, other_pad)
 
 
+@pytest.mark.parametrize("per_head", [False, True])
+def test_matrix_profile_equals_history_profile(per_head):
+    m = _model(per_head).eval()
+    hist = torch.tensor([[1, 5, 7, 0], [3, 4, 0, 0]])
+    mask = torch.tensor([[True, True, True, False], [True, True, False, False]])
+    x = torch.zeros(2, N)
+    x[0, [1, 5, 7]] = 1.0
+    x[1, [3, 4]] = 1.0
+    torch.testing.assert_close(m.profile_from_matrix(x), m(hist, mask).profile)
+
+
 def test_edited_profile_uses_the_same_path_and_u_is_linear():
     m = _model().eval()
     hist, mask = torch.randint(0, N, (2, 5)), torch.ones(2, 5, dtype=torch.bool)
