@@ -1,0 +1,209 @@
+"""Training APRON on a strong-generalization split, with early stopping on validation NDCG@100.
+
+The loss is  recon + λ_control · Hellinger(ŵ, T(ŷ)) + λ_separation · CE(prototype self-attention).
+Histories enter as (B, N) 0/1 rows; a random share of each training history is hidden
+from the profile (``history_dropout``) while the whole history stays the target, as
+Mult-DAE does with its input dropout.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from tqdm.auto import tqdm
+
+from apron_core import metrics
+from apron_core.errors import ConfigError
+from apron_core.model import (
+    Apron,
+    ApronConfig,
+    bce,
+    head_mean,
+    hellinger,
+    multinomial_nll,
+    separation_loss,
+    tag_distribution,
+)
+
+RECON_LOSSES = ("multinomial", "bce")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 60
+    batch_size: int = 256
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    recon: str = "multinomial"
+    lambda_control: float = 30.0
+    lambda_separation: float = 1.0
+    detach_profile_in_control: bool = False  # True: ŵ is a fixed target, attention untouched
+    history_dropout: float = 0.3
+    patience: int = 8
+    seed: int = 0
+    eval_every: int = 1
+
+    def __post_init__(self) -> None:
+        if self.recon not in RECON_LOSSES:
+            raise ConfigError(f"recon={self.recon!r}: use one of {RECON_LOSSES}")
+        if self.epochs < 1 or self.batch_size < 1:
+            raise ConfigError(f"epochs={self.epochs}, batch_size={self.batch_size} must be ≥ 1")
+        if not 0.0 <= self.history_dropout < 1.0:
+            raise ConfigError(f"history_dropout={self.history_dropout} must be in [0, 1)")
+        if self.lambda_control < 0 or self.lambda_separation < 0:
+            raise ConfigError("λ's must be ≥ 0")
+
+
+def resolve_device(device: str | torch.device | None = None) -> torch.device:
+    """CUDA when present (or asked for), CPU otherwise."""
+    if device is None or device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"device={device} asked for, but CUDA is not available: use cpu")
+    return device
+
+
+def _rows(x: sp.csr_matrix, idx: np.ndarray, device: torch.device) -> torch.Tensor:
+    return torch.from_numpy(x[idx].toarray().astype(np.float32)).to(device)
+
+
+@torch.inference_mode()
+def score_histories(
+    model: Apron, fold_in: sp.csr_matrix, *, device: torch.device, batch: int = 1024
+) -> np.ndarray:
+    """Raw scores (U, N) for held-out users from their fold-in rows."""
+    model.eval()
+    wh = model.song_head_weights()
+    out = []
+    for a in range(0, fold_in.shape[0], batch):
+        x = _rows(fold_in, np.arange(a, min(a + batch, fold_in.shape[0])), device)
+        out.append(model.forward_profile(model.profile_from_matrix(x, wh)).float().cpu().numpy())
+    return np.concatenate(out)
+
+
+@torch.inference_mode()
+def profiles_of(
+    model: Apron, fold_in: sp.csr_matrix, *, device: torch.device, batch: int = 1024
+) -> np.ndarray:
+    """Profiles (U, K) — or (U, H, K) for a per-head model — of fold-in histories."""
+    model.eval()
+    wh = model.song_head_weights()
+    out = [
+        model.profile_from_matrix(
+            _rows(fold_in, np.arange(a, min(a + batch, fold_in.shape[0])), device), wh
+        )
+        .cpu()
+        .numpy()
+        for a in range(0, fold_in.shape[0], batch)
+    ]
+    return np.concatenate(out)
+
+
+def profile_scorer(model: Apron, device: torch.device, batch: int = 1024):
+    """A ``score_profiles(profiles) -> scores`` callable for the controllability metrics."""
+
+    @torch.inference_mode()
+    def score(profiles: np.ndarray) -> np.ndarray:
+        model.eval()
+        out = []
+        for a in range(0, len(profiles), batch):
+            p = torch.from_numpy(np.asarray(profiles[a : a + batch], dtype=np.float32)).to(device)
+            out.append(model.forward_profile(p).float().cpu().numpy())
+        return np.concatenate(out)
+
+    return score
+
+
+@dataclass
+class TrainResult:
+    model: Apron
+    log: list[dict]
+    best_epoch: int
+    best_val_ndcg: float
+    seconds: float
+
+
+def train_apron(
+    model_cfg: ApronConfig,
+    cfg: TrainConfig,
+    *,
+    prototypes: np.ndarray,
+    songs: np.ndarray,
+    song_tags: np.ndarray,
+    train: sp.csr_matrix,
+    valid: tuple[sp.csr_matrix, sp.csr_matrix],
+    device: str | torch.device | None = None,
+    progress: bool = True,
+    log_path: Path | None = None,
+) -> TrainResult:
+    device = resolve_device(device)
+    torch.manual_seed(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    model = Apron(model_cfg, torch.from_numpy(prototypes), torch.from_numpy(songs)).to(device)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    a = torch.from_numpy(song_tags.astype(np.float32)).to(device)
+    recon = multinomial_nll if cfg.recon == "multinomial" else bce
+    n_users = train.shape[0]
+    best, best_epoch, best_state, bad, log = -1.0, 0, None, 0, []
+    t0 = time.perf_counter()
+    bar = tqdm(range(1, cfg.epochs + 1), desc="train apron", unit="epoch", disable=not progress)
+    for epoch in bar:
+        model.train()
+        order = rng.permutation(n_users)
+        sums = {"recon": 0.0, "control": 0.0, "separation": 0.0}
+        for s in range(0, n_users, cfg.batch_size):
+            x = _rows(train, order[s : s + cfg.batch_size], device)
+            keep = (torch.rand(x.shape, device=device) >= cfg.history_dropout).float()
+            seen = x * keep
+            empty = seen.sum(-1, keepdim=True) == 0
+            seen = torch.where(empty, x, seen)  # never an empty history
+            profile = model.profile_from_matrix(seen)
+            logits = model.forward_profile(profile)
+            target_mix = head_mean(profile)
+            if cfg.detach_profile_in_control:
+                target_mix = target_mix.detach()
+            parts = {
+                "recon": recon(logits, x),
+                "control": hellinger(target_mix, tag_distribution(logits, a)).mean(),
+                "separation": separation_loss(model),
+            }
+            loss = (
+                parts["recon"]
+                + cfg.lambda_control * parts["control"]
+                + cfg.lambda_separation * parts["separation"]
+            )
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            for k, v in parts.items():
+                sums[k] += v.item() * len(x) / n_users
+        row = {"epoch": epoch, **{k: round(v, 5) for k, v in sums.items()}}
+        if epoch % cfg.eval_every == 0 or epoch == cfg.epochs:
+            scores = score_histories(model, valid[0], device=device)
+            ndcg = float(
+                np.nanmean(metrics.ndcg_at_k(metrics.mask_fold_in(scores, valid[0]), valid[1], 100))
+            )
+            row["val_ndcg@100"] = round(ndcg, 5)
+            if ndcg > best:
+                best, best_epoch, bad = ndcg, epoch, 0
+                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            else:
+                bad += 1
+        row["seconds"] = round(time.perf_counter() - t0, 1)
+        log.append(row)
+        bar.set_postfix(recon=row["recon"], ctrl=row["control"], ndcg=row.get("val_ndcg@100"))
+        if log_path is not None:
+            log_path.write_text(json.dumps({"config": asdict(cfg), "log": log}, indent=1))
+        if bad >= cfg.patience:
+            break
+    assert best_state is not None
+    model.load_state_dict(best_state)
+    model.eval()
+    return TrainResult(model, log, best_epoch, best, time.perf_counter() - t0)

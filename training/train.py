@@ -1,0 +1,168 @@
+"""Train APRON (or a baseline) on a built world and save it.
+
+python -m training.train                                  # the shipped demo bundle
+python -m training.train --set lambda_control=0 --output runs/apron-l0
+python -m training.train --model ease --output runs/ease
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from apron_core.errors import ApronError, ConfigError
+from apron_core.model import ApronConfig
+from apron_core.training import TrainConfig
+
+MODELS = ("apron", "popularity", "ease", "mult-dae", "mult-vae", "recvae")
+
+
+def parse_overrides(pairs: list[str], *configs: type) -> list[dict]:
+    """``key=value`` pairs → one dict of typed overrides per config dataclass."""
+    out: list[dict] = [{} for _ in configs]
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep:
+            raise ConfigError(f"--set {pair!r}: write key=value, e.g. --set lambda_control=10")
+        for i, cls in enumerate(configs):
+            fields = {f.name: f for f in dataclasses.fields(cls)}
+            if key in fields:
+                try:
+                    value = json.loads(raw)
+                except json.JSONDecodeError:
+                    value = raw
+                if isinstance(value, list):
+                    value = tuple(value)
+                out[i][key] = value
+                break
+        else:
+            known = sorted({f.name for c in configs for f in dataclasses.fields(c)})
+            raise ConfigError(f"--set {key}: unknown setting; known: {', '.join(known)}")
+    return out
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        prog="python -m training.train",
+        description=__doc__.split("\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("--world", type=Path, default=Path("data/world"), help="built world folder")
+    p.add_argument("--model", choices=MODELS, default="apron")
+    p.add_argument(
+        "--output",
+        type=Path,
+        default=None,
+        help="bundle / model folder (default: assets/demo for apron, runs/<model>)",
+    )
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    p.add_argument("--rule", default=None, help="prototype rule (default: the world's)")
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a model/training setting (repeatable)",
+    )
+    p.add_argument("--no-eval", action="store_true", help="skip the test evaluation (apron)")
+    return p.parse_args(argv)
+
+
+def train_apron_bundle(args: argparse.Namespace) -> dict:
+    from apron_core.bundle import save_bundle
+    from apron_core.dataset import load_world_dataset
+    from apron_core.demo_listeners import pick_demo_listeners
+    from apron_core.evaluation import apron_candidate, evaluate_candidate
+    from apron_core.training import profiles_of, resolve_device, train_apron
+
+    model_over, train_over = parse_overrides(args.overrides, ApronConfig, TrainConfig)
+    ds = load_world_dataset(args.world, rule=args.rule)
+    model_cfg = ApronConfig(n_songs=ds.n_songs, emb_dim=ds.songs.shape[1], **model_over)
+    cfg = TrainConfig(**{"seed": args.seed, **train_over})
+    device = resolve_device(args.device)
+    out = args.output or Path("assets/demo")
+    out.mkdir(parents=True, exist_ok=True)
+    result = train_apron(
+        model_cfg,
+        cfg,
+        prototypes=ds.prototypes,
+        songs=ds.songs,
+        song_tags=ds.song_tags,
+        train=ds.train(),
+        valid=ds.heldout("validation"),
+        device=device,
+        log_path=out / "train_log.json",
+    )
+    print(
+        f"best validation NDCG@100 {result.best_val_ndcg:.4f} at epoch {result.best_epoch} "
+        f"({result.seconds / 60:.1f} min)"
+    )
+    test_tr, _ = ds.heldout("test")
+    profiles = profiles_of(result.model, test_tr, device=device)
+    slider = profiles.mean(1) if profiles.ndim == 3 else profiles
+    listeners = pick_demo_listeners(slider, test_tr, ds.split.test_users, ds.split.unique_sid)
+    evaluation = {
+        "validation_ndcg@100": result.best_val_ndcg,
+        "best_epoch": result.best_epoch,
+        "train_seconds": result.seconds,
+    }
+    if not args.no_eval:
+        t = time.perf_counter()
+        evaluation["test"] = evaluate_candidate(apron_candidate(result.model, device), ds)
+        evaluation["test_eval_seconds"] = time.perf_counter() - t
+    save_bundle(
+        out,
+        result.model,
+        catalog=ds.catalog,
+        prototypes=ds.prototype_table,
+        encoder=ds.encoder,
+        demo_listeners=listeners,
+        evaluation=evaluation,
+        meta={"train": dataclasses.asdict(cfg), "source": ds.source, "seed": args.seed},
+    )
+    return evaluation
+
+
+def train_baseline(args: argparse.Namespace) -> dict:
+    from apron_core.baselines import BASELINES, make_baseline
+    from apron_core.dataset import load_world_dataset
+
+    (over,) = parse_overrides(args.overrides, BASELINES[args.model].config_cls)
+    ds = load_world_dataset(args.world, rule=args.rule)
+    model = make_baseline(args.model, **over)
+    t = time.perf_counter()
+    model.fit(
+        ds.train(),
+        valid=ds.heldout("validation"),
+        seed=args.seed,
+        device="cpu" if args.device == "auto" else args.device,
+    )
+    out = args.output or Path("runs") / args.model
+    model.save(out)
+    return {"train_seconds": time.perf_counter() - t, "output": str(out)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    np.set_printoptions(precision=4)
+    try:
+        summary = train_apron_bundle(args) if args.model == "apron" else train_baseline(args)
+    except ApronError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    acc = summary.get("test", {}).get("accuracy")
+    if acc:
+        print("test:", json.dumps({k: round(v, 4) for k, v in acc.items() if k != "n_users"}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
