@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 WORLD ?= data/world
 
-.PHONY: help setup system venv test test-fast lint world report app clean
+.PHONY: help setup system venv test test-fast lint world report bundle baselines sweep benchmark clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -38,6 +38,22 @@ world: venv  ## build the default demo world into $(WORLD) and export prototype 
 
 report: venv  ## print and save the world's checks
 	$(PY) -m training.world_report --world $(WORLD)
+
+bundle: venv  ## train the shipped APRON bundle into assets/demo
+	$(PY) -m training.train --world $(WORLD) --output assets/demo
+
+baselines: venv  ## train every baseline into runs/
+	for m in popularity ease mult-dae mult-vae recvae; do \
+	  $(PY) -m training.train --world $(WORLD) --model $$m --output runs/$$m || exit 1; done
+
+LAMBDAS ?= 0 3 10 30 100
+sweep: venv  ## APRON λ_control sweep into runs/sweep (for the Pareto plot)
+	for l in $(LAMBDAS); do \
+	  $(PY) -m training.train --world $(WORLD) --set lambda_control=$$l --no-eval \
+	    --output runs/sweep/lambda_$$l || exit 1; done
+
+benchmark: venv  ## evaluate the bundle, baselines and sweep → reports/benchmark.md
+	$(PY) -m training.evaluate --world $(WORLD) --bundle assets/demo --runs runs
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

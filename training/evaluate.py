@@ -1,0 +1,267 @@
+"""Evaluate saved models on the test users with one metric code → reports/benchmark.{md,json,png}.
+
+    python -m training.evaluate --bundle assets/demo --runs runs
+    python -m training.evaluate --bundle assets/demo --check-shipped   # reproduce shipped figures
+
+``--runs`` is a folder of saved baselines (``python -m training.train --model ease``
+writes ``runs/ease``) and of APRON sweep bundles under ``runs/sweep/`` (their
+NDCG@100 and relative Δ@20 make the Pareto plot). "EASE + tag filter" is built from
+``runs/ease`` and the catalog's observed tags.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+from apron_core.errors import ApronError
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        prog="python -m training.evaluate",
+        description=__doc__.split("\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("--world", type=Path, default=Path("data/world"))
+    p.add_argument("--bundle", type=Path, default=Path("assets/demo"), help="APRON bundle")
+    p.add_argument("--runs", type=Path, default=Path("runs"), help="saved baselines + sweep")
+    p.add_argument("--out", type=Path, default=Path("reports"))
+    p.add_argument("--response-users", type=int, default=300)
+    p.add_argument(
+        "--check-shipped",
+        action="store_true",
+        help="only re-evaluate the bundle and compare with its evaluation.json",
+    )
+    p.add_argument("--seed", type=int, default=0)
+    return p.parse_args(argv)
+
+
+def _fmt(x: float | None, digits: int = 3) -> str:
+    return "–" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{digits}f}"
+
+
+def _pct(x: float | None) -> str:
+    return "–" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.1f} %"
+
+
+def markdown(results: list[dict], sweep: list[dict]) -> str:
+    from apron_core.tags import CATEGORIES
+
+    lines = [
+        "# Benchmark (demo world, test users)",
+        "",
+        "## Accuracy",
+        "",
+        "| model | NDCG@100 | Recall@20 | Recall@50 |",
+        "|---|---|---|---|",
+    ]
+    for r in results:
+        a = r["accuracy"]
+        lines.append(
+            f"| {r['name']} | {_fmt(a['ndcg@100'])} | {_fmt(a['recall@20'])} | "
+            f"{_fmt(a['recall@50'])} |"
+        )
+    lines += [
+        "",
+        "## Controllability (Δ@20: zero one of a user's top-5 profile tags)",
+        "",
+        "| model | Δ@20 observed | relative | collateral | Δ@20 truth | relative | "
+        "collateral | response median ρ |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        o, t = r.get("control_observed", {}), r.get("control_truth", {})
+        rho = r.get("response", {}).get("median_rho")
+        lines.append(
+            f"| {r['name']} | {_fmt(o.get('delta'))} | {_pct(o.get('relative'))} | "
+            f"{_fmt(o.get('collateral'))} | {_fmt(t.get('delta'))} | {_pct(t.get('relative'))} | "
+            f"{_fmt(t.get('collateral'))} | {_fmt(rho, 2)} |"
+        )
+    lines += [
+        "",
+        "### Relative Δ@20 per category (ground-truth attributes)",
+        "",
+        "| model | " + " | ".join(CATEGORIES) + " |",
+        "|---" * (len(CATEGORIES) + 1) + "|",
+    ]
+    for r in results:
+        per = r.get("control_truth", {}).get("per_category", {})
+        lines.append(
+            f"| {r['name']} | "
+            + " | ".join(_pct(per.get(c, {}).get("relative")) for c in CATEGORIES)
+            + " |"
+        )
+    if sweep:
+        lines += [
+            "",
+            "## λ_control sweep (APRON)",
+            "",
+            "| λ_control | NDCG@100 | relative Δ@20 |",
+            "|---|---|---|",
+        ]
+        for s in sweep:
+            lines.append(
+                f"| {s['lambda_control']} | {_fmt(s['ndcg@100'])} | {_pct(s['relative'])} |"
+            )
+    lines += [
+        "",
+        "Plain baselines ignore the profile: their scores under an edited profile "
+        "are their unedited scores, so Δ is 0 by construction (measured all the same, "
+        "with the tag mix of the user's history as the profile). EASE + tag filter "
+        "edits that same history tag profile and sinks songs whose observed tags were "
+        "turned down.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def plots(results: list[dict], sweep: list[dict], train_log: list[dict], out: Path) -> list[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    saved = []
+    fig, ax = plt.subplots(figsize=(6, 4.5), constrained_layout=True)
+    if sweep:
+        xs = [s["ndcg@100"] for s in sweep]
+        ys = [100 * s["relative"] for s in sweep]
+        ax.plot(xs, ys, "o-", color="tab:blue", label="APRON, λ_control sweep")
+        for s, x, y in zip(sweep, xs, ys, strict=True):
+            ax.annotate(
+                f"λ={s['lambda_control']}",
+                (x, y),
+                textcoords="offset points",
+                xytext=(4, 4),
+                fontsize=8,
+            )
+    for r in results:
+        rel = r.get("control_observed", {}).get("relative")
+        if rel is None or math.isnan(rel):
+            continue
+        ax.plot(r["accuracy"]["ndcg@100"], 100 * rel, "s", label=r["name"])
+    ax.set_xlabel("NDCG@100 (test users)")
+    ax.set_ylabel("relative Δ@20, observed tags (%)")
+    ax.set_title("Accuracy vs controllability")
+    ax.legend(fontsize=8)
+    saved.append(out / "pareto.png")
+    fig.savefig(saved[-1], dpi=110)
+    plt.close(fig)
+
+    if train_log:
+        fig, axes = plt.subplots(1, 3, figsize=(12, 3.5), constrained_layout=True)
+        epochs = [r["epoch"] for r in train_log]
+        for ax, key in zip(axes, ("recon", "control", "val_ndcg@100"), strict=True):
+            ax.plot(epochs, [r.get(key) for r in train_log], "-o", ms=3)
+            ax.set_title(key)
+            ax.set_xlabel("epoch")
+        saved.append(out / "training_curves.png")
+        fig.savefig(saved[-1], dpi=110)
+        plt.close(fig)
+    return saved
+
+
+def run(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from apron_core.baselines import TagFilter, load_baseline
+    from apron_core.bundle import load_bundle
+    from apron_core.dataset import load_world_dataset
+    from apron_core.evaluation import apron_candidate, baseline_candidate, evaluate_candidate
+    from apron_core.training import resolve_device
+
+    t0 = time.perf_counter()
+    ds = load_world_dataset(args.world)
+    device = resolve_device("auto")
+    bundle = load_bundle(args.bundle, device=device)
+    kw = {"response_users": args.response_users, "seed": args.seed}
+    apron = evaluate_candidate(apron_candidate(bundle.model, device), ds, **kw)
+    if args.check_shipped:
+        shipped = bundle.evaluation.get("test", {})
+        pairs = [
+            (
+                "ndcg@100",
+                apron["accuracy"]["ndcg@100"],
+                shipped.get("accuracy", {}).get("ndcg@100"),
+            ),
+            (
+                "relative Δ@20",
+                apron["control_observed"]["relative"],
+                shipped.get("control_observed", {}).get("relative"),
+            ),
+        ]
+        ok = all(b is not None and abs(a - b) < 1e-4 for _, a, b in pairs)
+        for name, a, b in pairs:
+            print(f"{name}: now {_fmt(a, 4)}, shipped {_fmt(b, 4)}")
+        print("shipped figures reproduced" if ok else "MISMATCH with the shipped figures")
+        return 0 if ok else 1
+
+    results = [apron]
+    tag_profiles = None
+    for name in ("popularity", "ease", "mult-dae", "mult-vae", "recvae"):
+        path = args.runs / name
+        if not (path / "config.json").is_file():
+            print(
+                f"skip {name}: no saved model in {path} "
+                f"(train it: python -m training.train --model {name})",
+                file=sys.stderr,
+            )
+            continue
+        model = load_baseline(path)
+        if tag_profiles is None:
+            tag_profiles = TagFilter(model, ds.song_tags).profiles
+        print(f"evaluating {name} …", flush=True)
+        results.append(
+            evaluate_candidate(baseline_candidate(name, model, tag_profiles=tag_profiles), ds, **kw)
+        )
+        if name == "ease":
+            filt = TagFilter(model, ds.song_tags)
+            results.append(
+                evaluate_candidate(baseline_candidate("EASE + tag filter", filt), ds, **kw)
+            )
+    sweep = []
+    for bdir in sorted((args.runs / "sweep").glob("*/bundle.json")):
+        b = load_bundle(bdir.parent, device=device)
+        r = evaluate_candidate(apron_candidate(b.model, device), ds, response_users=0)
+        sweep.append(
+            {
+                "bundle": str(bdir.parent),
+                "lambda_control": b.meta["train"]["lambda_control"],
+                "ndcg@100": r["accuracy"]["ndcg@100"],
+                "relative": r["control_observed"]["relative"],
+            }
+        )
+    sweep.sort(key=lambda s: s["lambda_control"])
+    args.out.mkdir(parents=True, exist_ok=True)
+    log_path = args.bundle / "train_log.json"
+    train_log = json.loads(log_path.read_text())["log"] if log_path.is_file() else []
+    md = markdown(results, sweep)
+    pngs = plots(results, sweep, train_log, args.out)
+    md += "\n" + "\n".join(f"![{p.stem}]({p.name})" for p in pngs) + "\n"
+    md += f"\nEvaluation time: {time.perf_counter() - t0:.0f} s.\n"
+    (args.out / "benchmark.md").write_text(md)
+    (args.out / "benchmark.json").write_text(
+        json.dumps(
+            {"results": results, "sweep": sweep}, indent=1, default=lambda v: float(np.asarray(v))
+        )
+    )
+    print(md)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        return run(args)
+    except ApronError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
