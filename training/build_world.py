@@ -12,8 +12,8 @@ import json
 import sys
 from pathlib import Path
 
-from apron_core.errors import ApronError
-from apron_core.world.build import WorldConfig, build_world
+from apron_core.errors import ApronError, ConfigError
+from apron_core.world.build import WorldConfig, WorldPaths, build_prototypes, build_world
 from apron_core.world.catalog import CatalogConfig
 from apron_core.world.listeners import ListenerConfig
 
@@ -52,6 +52,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--no-export", action="store_true", help="do not export prototype clips")
     p.add_argument("--soundfont", type=str, default=None, help="a GM .sf2 (default: TimGM6mb)")
+    p.add_argument(
+        "--only-prototypes",
+        action="store_true",
+        help="re-choose and re-export prototypes of an already built --output world",
+    )
     p.add_argument("--workers", type=int, default=d.workers, help="render processes")
     return p.parse_args(argv)
 
@@ -75,13 +80,30 @@ def config_from_args(a: argparse.Namespace) -> WorldConfig:
     )
 
 
+def rebuild_prototypes(world: Path, rule: str, export_dir: Path | None) -> int:
+    paths = WorldPaths(world)
+    if not paths.build_report.is_file():
+        raise ConfigError(
+            f"{world} is not a built world: build it first (without --only-prototypes)"
+        )
+    saved = json.loads(paths.config.read_text())
+    cfg = dataclasses.replace(WorldConfig.from_dict(saved), prototype_rule=rule)
+    paths.config.write_text(
+        json.dumps({"version": saved.get("version"), **dataclasses.asdict(cfg)}, indent=1)
+    )
+    chosen = build_prototypes(paths, cfg, prototypes_dir=export_dir)
+    print(f"prototypes re-chosen ({', '.join(chosen)}); exported rule: {rule} → {export_dir}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         cfg = config_from_args(args)
-        report = build_world(
-            cfg, args.output, prototypes_dir=None if args.no_export else args.prototypes_dir
-        )
+        export_dir = None if args.no_export else args.prototypes_dir
+        if args.only_prototypes:
+            return rebuild_prototypes(args.output, cfg.prototype_rule, export_dir)
+        report = build_world(cfg, args.output, prototypes_dir=export_dir)
     except ApronError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -38,7 +38,7 @@ class WorldConfig:
     split_seed: int = 98765
     sr: int = 22050
     clip_s: float = 10.0
-    prototype_rule: str = "most_listened"  # the rule whose clips are exported
+    prototype_rule: str = "purity_aware"  # exported; the paper rule measures far less faithful
     encoder: str = "librosa"
     soundfont: str | None = None  # None: pretty_midi's bundled TimGM6mb.sf2
     workers: int = 2
@@ -191,45 +191,7 @@ def build_world(
     encoder.save(paths.encoder)
     lap("render_embed")
 
-    plays = split.train.merge(interactions, on=["user_id", "song_id"]).groupby("song_id")["count"]
-    plays = plays.sum()
-    catalog_songs = songs[songs["in_split"]].reset_index(drop=True)
-    emb = encoder.transform(raw[songs["in_split"].to_numpy()])
-    chosen = {
-        rule: prototypes.select(
-            rule,
-            catalog_songs,
-            plays,
-            emb,
-            song_duration_s=cfg.catalog.song_duration_s,
-            clip_s=cfg.clip_s,
-        )
-        for rule in prototypes.RULES
-    }
-    paths.prototype_choices.write_text(
-        json.dumps({r: [asdict(p) for p in ps] for r, ps in chosen.items()}, indent=1)
-    )
-    spec_by_id = {s.song_id: s for s in catalog.specs}
-    keys = sorted({(p.song_id, p.start_s, p.duration_s) for ps in chosen.values() for p in ps})
-    clip_jobs = [(spec_by_id[song].to_dict(), start, dur) for song, start, dur in keys]
-    clips = dict(
-        zip(keys, _pool_map(_render_clip, clip_jobs, cfg, "prototype clips", progress), strict=True)
-    )
-    np.savez(
-        paths.clip_embeddings,
-        **{
-            rule: np.stack([clips[(p.song_id, p.start_s, p.duration_s)][1] for p in ps])
-            for rule, ps in chosen.items()
-        },
-    )
-    if prototypes_dir is not None:
-        prototypes.export_prototypes(
-            chosen[cfg.prototype_rule],
-            prototypes_dir,
-            lambda p: clips[(p.song_id, p.start_s, p.duration_s)][0],
-            sr=cfg.sr,
-            extra={"world_seed": cfg.catalog.seed, "soundfont": cfg.soundfont or "TimGM6mb.sf2"},
-        )
+    build_prototypes(paths, cfg, prototypes_dir=prototypes_dir, progress=progress)
     lap("prototypes")
 
     report = {
@@ -247,3 +209,56 @@ def build_world(
     }
     paths.build_report.write_text(json.dumps(report, indent=1, default=float))
     return report
+
+
+def build_prototypes(
+    paths: WorldPaths, cfg: WorldConfig, *, prototypes_dir: Path | None, progress: bool = True
+) -> dict[str, list[prototypes.Prototype]]:
+    """Choose prototypes by every rule, embed their clips, export the configured rule's clips.
+
+    Reads only the world folder, so prototypes can be re-chosen without re-rendering.
+    """
+    from apron_core.encoders import load_encoder
+
+    songs = paths.read_songs()
+    in_split = songs["in_split"].to_numpy()
+    split = data.read_vae_cf(paths.split)
+    interactions = pd.read_parquet(paths.interactions)
+    plays = split.train.merge(interactions, on=["user_id", "song_id"]).groupby("song_id")["count"]
+    emb = load_encoder(paths.encoder).transform(np.load(paths.raw_embeddings)[in_split])
+    catalog_songs = songs[in_split].reset_index(drop=True)
+    chosen = {
+        rule: prototypes.select(
+            rule,
+            catalog_songs,
+            plays.sum(),
+            emb,
+            song_duration_s=cfg.catalog.song_duration_s,
+            clip_s=cfg.clip_s,
+        )
+        for rule in prototypes.RULES
+    }
+    paths.prototype_choices.write_text(
+        json.dumps({r: [asdict(p) for p in ps] for r, ps in chosen.items()}, indent=1)
+    )
+    spec_by_id = {s.song_id: s for s in paths.read_specs()}
+    keys = sorted({(p.song_id, p.start_s, p.duration_s) for ps in chosen.values() for p in ps})
+    clip_jobs = [(spec_by_id[song].to_dict(), start, dur) for song, start, dur in keys]
+    rendered = _pool_map(_render_clip, clip_jobs, cfg, "prototype clips", progress)
+    clips = dict(zip(keys, rendered, strict=True))
+    np.savez(
+        paths.clip_embeddings,
+        **{
+            rule: np.stack([clips[(p.song_id, p.start_s, p.duration_s)][1] for p in ps])
+            for rule, ps in chosen.items()
+        },
+    )
+    if prototypes_dir is not None:
+        prototypes.export_prototypes(
+            chosen[cfg.prototype_rule],
+            prototypes_dir,
+            lambda p: clips[(p.song_id, p.start_s, p.duration_s)][0],
+            sr=cfg.sr,
+            extra={"world_seed": cfg.catalog.seed, "soundfont": cfg.soundfont or "TimGM6mb.sf2"},
+        )
+    return chosen
