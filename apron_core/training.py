@@ -37,7 +37,7 @@ RECON_LOSSES = ("multinomial", "bce")
 @dataclass(frozen=True)
 class TrainConfig:
     epochs: int = 60
-    batch_size: int = 256
+    batch_size: int = 500
     lr: float = 1e-3
     weight_decay: float = 0.0
     recon: str = "multinomial"
@@ -74,6 +74,14 @@ def _rows(x: sp.csr_matrix, idx: np.ndarray, device: torch.device) -> torch.Tens
     return torch.from_numpy(x[idx].toarray().astype(np.float32)).to(device)
 
 
+def _sparse_rows(x: sp.csr_matrix, idx: np.ndarray, device: torch.device) -> torch.Tensor:
+    """Rows of a csr matrix as a torch sparse COO tensor (histories are ~1 % dense)."""
+    coo = x[idx].tocoo()
+    indices = torch.from_numpy(np.vstack([coo.row, coo.col]).astype(np.int64))
+    values = torch.from_numpy(coo.data.astype(np.float32))
+    return torch.sparse_coo_tensor(indices, values, coo.shape, check_invariants=False).to(device)
+
+
 @torch.inference_mode()
 def score_histories(
     model: Apron, fold_in: sp.csr_matrix, *, device: torch.device, batch: int = 1024
@@ -83,7 +91,7 @@ def score_histories(
     wh = model.song_head_weights()
     out = []
     for a in range(0, fold_in.shape[0], batch):
-        x = _rows(fold_in, np.arange(a, min(a + batch, fold_in.shape[0])), device)
+        x = _sparse_rows(fold_in, np.arange(a, min(a + batch, fold_in.shape[0])), device)
         out.append(model.forward_profile(model.profile_from_matrix(x, wh)).float().cpu().numpy())
     return np.concatenate(out)
 
@@ -119,6 +127,19 @@ def profile_scorer(model: Apron, device: torch.device, batch: int = 1024):
         return np.concatenate(out)
 
     return score
+
+
+def _drop_songs(
+    x: sp.csr_matrix, cfg: TrainConfig, rng: np.random.Generator, device: torch.device
+) -> torch.Tensor:
+    """Hide a random share of each history from the profile; never a whole history."""
+    x = x.tocoo()
+    keep = rng.random(len(x.data)) >= cfg.history_dropout
+    kept_rows = np.zeros(x.shape[0], dtype=bool)
+    kept_rows[x.row[keep]] = True
+    keep |= ~kept_rows[x.row]  # a row that lost everything keeps everything
+    sub = sp.csr_matrix((x.data[keep], (x.row[keep], x.col[keep])), shape=x.shape)
+    return _sparse_rows(sub, np.arange(x.shape[0]), device)
 
 
 @dataclass
@@ -159,12 +180,9 @@ def train_apron(
         order = rng.permutation(n_users)
         sums = {"recon": 0.0, "control": 0.0, "separation": 0.0}
         for s in range(0, n_users, cfg.batch_size):
-            x = _rows(train, order[s : s + cfg.batch_size], device)
-            keep = (torch.rand(x.shape, device=device) >= cfg.history_dropout).float()
-            seen = x * keep
-            empty = seen.sum(-1, keepdim=True) == 0
-            seen = torch.where(empty, x, seen)  # never an empty history
-            profile = model.profile_from_matrix(seen)
+            rows = order[s : s + cfg.batch_size]
+            x = _rows(train, rows, device)  # the target: the whole history
+            profile = model.profile_from_matrix(_drop_songs(train[rows], cfg, rng, device))
             logits = model.forward_profile(profile)
             target_mix = head_mean(profile)
             if cfg.detach_profile_in_control:

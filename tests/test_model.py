@@ -64,6 +64,7 @@ def test_matrix_profile_equals_history_profile(per_head):
     x[0, [1, 5, 7]] = 1.0
     x[1, [3, 4]] = 1.0
     torch.testing.assert_close(m.profile_from_matrix(x), m(hist, mask).profile)
+    torch.testing.assert_close(m.profile_from_matrix(x.to_sparse()), m(hist, mask).profile)
 
 
 def test_edited_profile_uses_the_same_path_and_u_is_linear():
