@@ -8,6 +8,7 @@ kept, since any song can be re-rendered from its spec on demand.
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -93,7 +94,6 @@ _WORKER: dict = {}
 
 
 def _worker_init(encoder_name: str, sr: int, soundfont: str | None) -> None:
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
     from apron_core.encoders import get_encoder
 
     _WORKER["encoder"] = get_encoder(encoder_name)
@@ -125,9 +125,22 @@ def _pool_map(fn, jobs: list, cfg: WorldConfig, desc: str, progress: bool) -> li
     if cfg.workers == 1:
         _worker_init(*init)
         return [fn(j) for j in tqdm(jobs, desc=desc, unit="song", disable=not progress)]
-    with ProcessPoolExecutor(cfg.workers, initializer=_worker_init, initargs=init) as pool:
-        it = pool.map(fn, jobs, chunksize=16)
-        return list(tqdm(it, total=len(jobs), desc=desc, unit="song", disable=not progress))
+    # spawn, not fork: forking a process whose BLAS/OpenMP threads hold locks (torch,
+    # numba were imported) deadlocks the children.
+    ctx = multiprocessing.get_context("spawn")
+    saved = os.environ.get("OMP_NUM_THREADS")
+    os.environ["OMP_NUM_THREADS"] = "1"  # inherited by the children: one thread per worker
+    try:
+        with ProcessPoolExecutor(
+            cfg.workers, mp_context=ctx, initializer=_worker_init, initargs=init
+        ) as pool:
+            it = pool.map(fn, jobs, chunksize=16)
+            return list(tqdm(it, total=len(jobs), desc=desc, unit="song", disable=not progress))
+    finally:
+        if saved is None:
+            os.environ.pop("OMP_NUM_THREADS", None)
+        else:
+            os.environ["OMP_NUM_THREADS"] = saved
 
 
 # ---- the stages ----------------------------------------------------------------------
