@@ -25,6 +25,7 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 
 test: venv  ## lint, then the whole test suite
 	$(PY) -m ruff check .
+	$(PY) -c "from apron_core.encoders import warm_up; warm_up()"  # numba cache, once
 	$(PY) -m pytest -q -n 2
 
 test-fast: venv  ## tests without the slow ones

@@ -17,6 +17,7 @@ from apron_core.encoders.base import (
     get_encoder,
     load_encoder,
     register_encoder,
+    warm_up,
 )
 
 __all__ = [
@@ -28,4 +29,5 @@ __all__ = [
     "get_encoder",
     "load_encoder",
     "register_encoder",
+    "warm_up",
 ]

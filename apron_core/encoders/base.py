@@ -316,3 +316,15 @@ def _read_state(directory: PathLike) -> tuple[dict, str]:
             f"{FORMAT_VERSION}; refit and save the encoder"
         )
     return state, str(path)
+
+
+def warm_up(name: str = "librosa") -> None:
+    """Compile (and cache to disk) the encoder's numba kernels in this process.
+
+    librosa caches numba code next to its sources; processes that compile the same
+    kernels at once race on those cache files and can crash. Call this once before
+    starting parallel workers (the world build and `make test` do).
+    """
+    encoder = get_encoder(name)
+    noise = np.random.default_rng(0).standard_normal(2 * encoder.sr)
+    encoder.raw_features((0.1 * noise).astype(np.float32))

@@ -127,6 +127,9 @@ def _pool_map(fn, jobs: list, cfg: WorldConfig, desc: str, progress: bool) -> li
         return [fn(j) for j in tqdm(jobs, desc=desc, unit="song", disable=not progress)]
     # spawn, not fork: forking a process whose BLAS/OpenMP threads hold locks (torch,
     # numba were imported) deadlocks the children.
+    from apron_core.encoders import warm_up
+
+    warm_up(cfg.encoder)  # compile + cache numba kernels once, before workers race on them
     ctx = multiprocessing.get_context("spawn")
     saved = os.environ.get("OMP_NUM_THREADS")
     os.environ["OMP_NUM_THREADS"] = "1"  # inherited by the children: one thread per worker
