@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
         "",
         f"Build time per stage: {timings}.",
         "",
-        f"Prototype misses (own tag → probe's top tag): {json.dumps(misses)}",
+        f"Prototype misses (own tag → probe's top tag): {json.dumps(misses, ensure_ascii=False)}",
         "",
         "Probe: one logistic regression per tag on standardized librosa embeddings, trained on "
         "observed (noisy) tags of 80 % of the songs, scored on the other 20 % against observed "
