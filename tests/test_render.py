@@ -21,7 +21,8 @@ from apron_core.world.render import (
 )
 from apron_core.world.spec import SongSpec
 
-pytestmark = pytest.mark.skipif(not fluidsynth_available()[0], reason=fluidsynth_available()[1])
+# No skip when FluidSynth is missing: it is a required system package (packages.txt), so
+# its absence must fail loudly here rather than hide the renderer's tests.
 
 SR = 22050
 
