@@ -205,9 +205,17 @@ def bce(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return F.binary_cross_entropy_with_logits(logits, target, reduction="none").sum(-1).mean()
 
 
-def tag_distribution(logits: torch.Tensor, song_tags: torch.Tensor) -> torch.Tensor:
-    """Differentiable T(ŷ) = normalize(softmax(ŷ)ᵀ A): (B, N) × (N, K) → (B, K)."""
-    mix = logits.softmax(-1) @ song_tags
+def tag_distribution(logits: torch.Tensor, song_tags: torch.Tensor, top_k: int = 0) -> torch.Tensor:
+    """Differentiable T(ŷ) = normalize(softmax(ŷ)ᵀ A): (B, N) × (N, K) → (B, K).
+
+    With ``top_k`` > 0 the softmax runs over each user's k highest logits only, so the
+    tag mix is that of what would be recommended rather than of the whole catalog.
+    """
+    if top_k > 0:
+        values, idx = logits.topk(min(top_k, logits.shape[-1]), dim=-1)  # (B, k)
+        mix = torch.einsum("bk,bkt->bt", values.softmax(-1), song_tags[idx])
+    else:
+        mix = logits.softmax(-1) @ song_tags
     return mix / mix.sum(-1, keepdim=True).clamp_min(1e-12)
 
 

@@ -43,6 +43,7 @@ class TrainConfig:
     recon: str = "multinomial"
     lambda_control: float = 30.0
     lambda_separation: float = 1.0
+    control_top_k: int = 0  # > 0: T(ŷ) over each user's top-k songs only
     detach_profile_in_control: bool = False  # True: ŵ is a fixed target, attention untouched
     history_dropout: float = 0.3
     patience: int = 8
@@ -189,7 +190,9 @@ def train_apron(
                 target_mix = target_mix.detach()
             parts = {
                 "recon": recon(logits, x),
-                "control": hellinger(target_mix, tag_distribution(logits, a)).mean(),
+                "control": hellinger(
+                    target_mix, tag_distribution(logits, a, cfg.control_top_k)
+                ).mean(),
                 "separation": separation_loss(model),
             }
             loss = (

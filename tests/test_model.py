@@ -103,6 +103,9 @@ def test_tag_distribution_and_hellinger_bounds():
     t = tag_distribution(logits, song_tags)
     assert (t >= 0).all()
     torch.testing.assert_close(t.sum(-1), torch.ones(5))
+    top = tag_distribution(logits, song_tags, top_k=1)  # the single best song's tags
+    best = song_tags[logits.argmax(-1)]
+    torch.testing.assert_close(top, best / best.sum(-1, keepdim=True).clamp_min(1e-12))
     p = torch.softmax(torch.randn(3, 80), -1)
     assert hellinger(p, p).max() < 1e-3
     disjoint = hellinger(torch.tensor([0.5, 0.5, 0.0, 0.0]), torch.tensor([0.0, 0.0, 0.2, 0.8]))
