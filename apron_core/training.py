@@ -36,7 +36,7 @@ RECON_LOSSES = ("multinomial", "bce")
 
 @dataclass(frozen=True)
 class TrainConfig:
-    epochs: int = 60
+    epochs: int = 90
     batch_size: int = 500
     lr: float = 1e-3
     weight_decay: float = 0.0
