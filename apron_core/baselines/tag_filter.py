@@ -156,7 +156,8 @@ class TagFilter(Baseline):
         return {"song_tags": self.song_tags}
 
     def _restore(self, arrays: dict[str, np.ndarray], device: torch.device) -> None:
-        raise NotImplementedError  # TagFilter is rebuilt by _from_dir
+        # Never called: TagFilter overrides _from_dir, which rebuilds the wrapped model first.
+        raise TypeError("TagFilter is restored with load_baseline(dir), not _restore")
 
     def save(self, out_dir: str | Path) -> Path:
         """Save the filter (config + song tags) and the wrapped model in ``base/``."""
