@@ -11,9 +11,9 @@ help:  ## list targets
 
 setup: system venv  ## everything: Debian packages, then the Python virtualenv
 
-system:  ## Debian packages from packages.txt (needs root)
+system:  ## Debian packages from packages.txt (runtime) and packages-dev.txt (tests); needs root
 	apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$(grep -v '^#' packages.txt)
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$(grep -hv '^#' packages.txt packages-dev.txt)
 
 venv: $(VENV)/.installed  ## Python virtualenv with runtime + dev requirements
 
