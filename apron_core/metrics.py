@@ -502,22 +502,41 @@ class ControlStats:
     n_pairs: int
     ndcg_before: float
     ndcg_after: float
+    # the same, with only held-out songs *without* t relevant for t': what the edit does
+    # to the songs it did not target (a pure tag filter only lifts them)
+    collateral_rest: float = math.nan
+    collateral_rest_signed: float = math.nan
 
     @classmethod
-    def of(cls, before: np.ndarray, after: np.ndarray, collateral: np.ndarray) -> ControlStats:
+    def of(
+        cls,
+        before: np.ndarray,
+        after: np.ndarray,
+        collateral: np.ndarray,
+        rest: np.ndarray | None = None,
+        rest_signed: np.ndarray | None = None,
+    ) -> ControlStats:
         if before.size == 0:
             return cls(math.nan, math.nan, math.nan, 0, math.nan, math.nan)
         delta = float(np.mean(before - after))
         mean_before = float(np.mean(before))
-        finite = collateral[~np.isnan(collateral)]
         return cls(
             delta=delta,
             relative=delta / mean_before if mean_before > 0 else math.nan,
-            collateral=float(finite.mean()) if finite.size else math.nan,
+            collateral=_nanmean(collateral),
             n_pairs=int(before.size),
             ndcg_before=mean_before,
             ndcg_after=float(np.mean(after)),
+            collateral_rest=_nanmean(rest),
+            collateral_rest_signed=_nanmean(rest_signed),
         )
+
+
+def _nanmean(x: np.ndarray | None) -> float:
+    if x is None:
+        return math.nan
+    finite = x[~np.isnan(x)]
+    return float(finite.mean()) if finite.size else math.nan
 
 
 @dataclass
@@ -532,6 +551,8 @@ class ControlReport:
     ndcg_after: float
     k: int
     top_n: int
+    collateral_rest: float = math.nan
+    collateral_rest_signed: float = math.nan
     per_category: dict[str, ControlStats] = field(default_factory=dict)
     # one entry per (user, tag) pair counted: for confidence intervals and per-tag views
     pair_user: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64), repr=False)
@@ -539,10 +560,12 @@ class ControlReport:
     pair_before: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)
     pair_after: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)
     pair_collateral: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)
+    pair_collateral_rest: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready summary (no per-pair arrays); NaN stays float('nan')."""
         keys = ("delta", "relative", "collateral", "n_pairs", "ndcg_before", "ndcg_after")
+        keys += ("collateral_rest", "collateral_rest_signed")
         out: dict[str, Any] = {key: getattr(self, key) for key in keys}
         out.update(k=self.k, top_n=self.top_n)
         out["per_category"] = {c: vars(s).copy() for c, s in self.per_category.items()}
@@ -571,7 +594,10 @@ def controllability(
     NDCG_t@k(before) is NaN (no held-out song with t), or the edit leaves no mass
     (the profile, or one of its heads, was all t). ``collateral`` of a pair is the
     mean |change| of NDCG_t'@k over the other tags t' the user has a held-out song
-    for (pairs without such a tag don't enter the collateral mean).
+    for (pairs without such a tag don't enter the collateral mean). Songs carry several
+    tags, so removing t's songs also moves held-out songs of t' that carry t: even an exact
+    tag filter has collateral. ``collateral_rest`` (and its signed mean) counts only the
+    held-out songs without t as relevant for t' — the effect on the songs not targeted.
 
     Calls ``score_profiles`` top_n + 1 times per batch of users (once unedited, once
     per rank r with every user's r-th tag edited); ``batch_users`` (default: all)
@@ -596,19 +622,28 @@ def controllability(
     order = np.argsort(-slider, axis=1, kind="stable")[:, :top_n]  # (U, top_n)
     n_tag = np.rint(np.asarray(held.csr @ tags)).astype(np.int64)  # (U, 80)
 
-    def ndcg_tags(prof: np.ndarray, a: int) -> np.ndarray:  # (c, 80)
-        s = _masked(_call_scores(score_profiles, prof, n_songs), fold, a)
-        out = np.empty((prof.shape[0], K))
-        for i, j in _chunks(prof.shape[0], n_songs):
-            out[i:j] = _per_tag_rows(s[i:j], held, a + i, tags, k, n_tag[a + i : a + j])
+    def scores(prof: np.ndarray, a: int) -> np.ndarray:  # (c, N) masked
+        return _masked(_call_scores(score_profiles, prof, n_songs), fold, a)
+
+    def ndcg_tags(s: np.ndarray, hb: _Bin, row0: int, n_rel: np.ndarray) -> np.ndarray:
+        out = np.empty((s.shape[0], K))  # (c, 80)
+        for i, j in _chunks(s.shape[0], n_songs):
+            out[i:j] = _per_tag_rows(s[i:j], hb, row0 + i, tags, k, n_rel[i:j])
         return out
+
+    def mean_change(before: np.ndarray, after: np.ndarray, others: np.ndarray, fn) -> np.ndarray:
+        change = np.where(others, fn(np.nan_to_num(after - before)), 0.0).sum(axis=1)
+        n_other = others.sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(n_other > 0, change / n_other, np.nan)
 
     parts: list[tuple[np.ndarray, ...]] = []
     for a in range(0, n_users, step):
         b = min(n_users, a + step)
         pb = p[a:b]
         rows = np.arange(b - a)
-        before = ndcg_tags(pb, a)  # (c, 80)
+        s_before = scores(pb, a)
+        before = ndcg_tags(s_before, held, a, n_tag[a:b])  # (c, 80)
         known = ~np.isnan(before)
         for r in range(top_n):
             t = order[a:b, r]  # (c,) one tag per user
@@ -619,30 +654,41 @@ def controllability(
             if edited.shape != pb.shape:
                 raise DataError(f"edit returned shape {edited.shape}, expected {pb.shape}")
             edited[~ok] = pb[~ok]  # the model never sees a skipped (possibly empty) row
-            after = ndcg_tags(edited, a)
+            s_after = scores(edited, a)
+            after = ndcg_tags(s_after, held, a, n_tag[a:b])
             # collateral: mean |change| over the other tags the user has held-out songs for
             others = known.copy()
             others[rows, t] = False
-            change = np.where(others, np.abs(np.nan_to_num(after - before)), 0.0).sum(axis=1)
-            n_other = others.sum(axis=1)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                coll = np.where(n_other > 0, change / n_other, np.nan)
+            coll = mean_change(before, after, others, np.abs)
+            # the same on the held-out songs without t (the songs the edit did not target)
+            rest = sp.csr_matrix(held.csr[a:b].multiply(1.0 - tags[:, t].T))
+            rest_bin = _binary(rest, "heldout without t")
+            n_rest = np.rint(np.asarray(rest_bin.csr @ tags)).astype(np.int64)
+            rest_before = ndcg_tags(s_before, rest_bin, 0, n_rest)
+            rest_after = ndcg_tags(s_after, rest_bin, 0, n_rest)
+            others_rest = ~np.isnan(rest_before)
+            others_rest[rows, t] = False
+            c_rest = mean_change(rest_before, rest_after, others_rest, np.abs)
+            c_signed = mean_change(rest_before, rest_after, others_rest, lambda x: x)
             u = rows[ok]
             parts.append(
-                (u + a, t[ok], before[u, t[ok]], after[u, t[ok]], coll[ok])
+                (u + a, t[ok], before[u, t[ok]], after[u, t[ok]], coll[ok], c_rest[ok],
+                 c_signed[ok])
             )  # fmt: skip
 
     if parts:
-        pu, pt, pb4, pa4, pc = (np.concatenate(x) for x in zip(*parts, strict=True))
+        pu, pt, pb4, pa4, pc, pr, ps = (np.concatenate(x) for x in zip(*parts, strict=True))
     else:
         pu, pt = np.zeros(0, np.int64), np.zeros(0, np.int64)
-        pb4, pa4, pc = np.zeros(0), np.zeros(0), np.zeros(0)
-    overall = ControlStats.of(pb4, pa4, pc)
+        pb4, pa4, pc, pr, ps = (np.zeros(0) for _ in range(5))
+    overall = ControlStats.of(pb4, pa4, pc, pr, ps)
     per_category = {}
     if categories:
         cat = _TAG_CATEGORY[pt]
         per_category = {
-            c: ControlStats.of(pb4[cat == c], pa4[cat == c], pc[cat == c]) for c in CATEGORIES
+            c: ControlStats.of(pb4[m], pa4[m], pc[m], pr[m], ps[m])
+            for c in CATEGORIES
+            for m in [cat == c]
         }
     return ControlReport(
         **vars(overall),
@@ -654,6 +700,7 @@ def controllability(
         pair_before=pb4,
         pair_after=pa4,
         pair_collateral=pc,
+        pair_collateral_rest=pr,
     )
 
 

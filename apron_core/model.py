@@ -226,6 +226,28 @@ def hellinger(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
     return (1.0 - bc).clamp_min(0.0).add(1e-12).sqrt()
 
 
+def zero_tag(profile: torch.Tensor, tag: torch.Tensor) -> torch.Tensor:
+    """The slider edit "ŵ_t = 0, renormalize" for one tag per row of (B, K) or (B, H, K)."""
+    mean = head_mean(profile)  # (B, K)
+    keep = torch.ones_like(mean).scatter_(1, tag[:, None], 0.0)
+    edited = mean * keep
+    edited = edited / edited.sum(-1, keepdim=True).clamp_min(1e-12)
+    return edit_per_head(profile, edited) if profile.dim() == 3 else edited
+
+
+def keep_rest_loss(
+    logits: torch.Tensor, edited_logits: torch.Tensor, removed: torch.Tensor
+) -> torch.Tensor:
+    """KL(before ‖ after) of the recommendation distribution over the songs an edit did not
+    target (``removed`` (B, N) marks songs carrying the zeroed tag). Zero when removing a tag
+    only takes its songs out, as a tag filter would: the rest keeps its order and shares."""
+    neg = torch.finfo(logits.dtype).min
+    before = torch.log_softmax(logits.detach().masked_fill(removed, neg), -1)  # (B, N)
+    after = torch.log_softmax(edited_logits.masked_fill(removed, neg), -1)
+    kl = (before.exp() * (before - after)).masked_fill(removed, 0.0).sum(-1)  # (B,)
+    return kl.mean()
+
+
 def separation_loss(model: Apron) -> torch.Tensor:
     """Each prototype, as a query, must attend to itself (cross-entropy, mean over heads)."""
     logits = model.prototype_self_attention_logits()  # (H, K, K)

@@ -1,6 +1,11 @@
 """Training APRON on a strong-generalization split, with early stopping on validation NDCG@100.
 
-The loss is  recon + λ_control · Hellinger(ŵ, T(ŷ)) + λ_separation · CE(prototype self-attention).
+The loss is  recon + λ_control · Hellinger(ŵ, T(ŷ)) + λ_separation · CE(prototype self-attention),
+plus, with λ_edit > 0, an edit-consistency term beyond the paper: each user's profile is
+also edited as the app and the Δ@k metric do (one of the top-5 tags zeroed, renormalized),
+the edited recommendations must follow the edited profile (the same Hellinger term), and
+the songs without that tag must keep their distribution (``keep_rest_loss``), so that an
+edit removes the tag's songs without reshuffling the rest (lower collateral).
 Histories enter as (B, N) 0/1 rows; a random share of each training history is hidden
 from the profile (``history_dropout``) while the whole history stays the target, as
 Mult-DAE does with its input dropout.
@@ -26,9 +31,11 @@ from apron_core.model import (
     bce,
     head_mean,
     hellinger,
+    keep_rest_loss,
     multinomial_nll,
     separation_loss,
     tag_distribution,
+    zero_tag,
 )
 
 RECON_LOSSES = ("multinomial", "bce")
@@ -43,6 +50,8 @@ class TrainConfig:
     recon: str = "multinomial"
     lambda_control: float = 30.0
     lambda_separation: float = 1.0
+    lambda_edit: float = 0.0  # > 0: edit-consistency term (module docstring)
+    edit_top_n: int = 5  # the zeroed tag is drawn from each user's top-n weights
     control_top_k: int = 0  # > 0: T(ŷ) over each user's top-k songs only
     detach_profile_in_control: bool = False  # True: ŵ is a fixed target, attention untouched
     history_dropout: float = 0.3
@@ -57,8 +66,10 @@ class TrainConfig:
             raise ConfigError(f"epochs={self.epochs}, batch_size={self.batch_size} must be ≥ 1")
         if not 0.0 <= self.history_dropout < 1.0:
             raise ConfigError(f"history_dropout={self.history_dropout} must be in [0, 1)")
-        if self.lambda_control < 0 or self.lambda_separation < 0:
+        if min(self.lambda_control, self.lambda_separation, self.lambda_edit) < 0:
             raise ConfigError("λ's must be ≥ 0")
+        if not 1 <= self.edit_top_n <= 80:
+            raise ConfigError(f"edit_top_n={self.edit_top_n} must be in 1..80")
 
 
 def resolve_device(device: str | torch.device | None = None) -> torch.device:
@@ -143,6 +154,33 @@ def _drop_songs(
     return _sparse_rows(sub, np.arange(x.shape[0]), device)
 
 
+def _edit_losses(
+    model: Apron,
+    profile: torch.Tensor,
+    logits: torch.Tensor,
+    a: torch.Tensor,
+    cfg: TrainConfig,
+    rng: np.random.Generator,
+) -> dict[str, torch.Tensor]:
+    """Zero one of each user's top-n tags; the edited list must follow and keep the rest."""
+    mean = head_mean(profile).detach()  # (B, K)
+    top = torch.topk(mean, cfg.edit_top_n, dim=-1).indices  # (B, n)
+    pick = torch.from_numpy(rng.integers(0, cfg.edit_top_n, len(mean))).to(mean.device)
+    tag = top.gather(1, pick[:, None]).squeeze(1)  # (B,)
+    edited = zero_tag(profile, tag)
+    edited_logits = model.forward_profile(edited)
+    removed = a[:, tag].T > 0  # (B, N) songs carrying the zeroed tag
+    target = head_mean(edited)
+    if cfg.detach_profile_in_control:
+        target = target.detach()
+    return {
+        "edit_control": hellinger(
+            target, tag_distribution(edited_logits, a, cfg.control_top_k)
+        ).mean(),
+        "edit_keep": keep_rest_loss(logits, edited_logits, removed),
+    }
+
+
 @dataclass
 class TrainResult:
     model: Apron
@@ -180,6 +218,8 @@ def train_apron(
         model.train()
         order = rng.permutation(n_users)
         sums = {"recon": 0.0, "control": 0.0, "separation": 0.0}
+        if cfg.lambda_edit > 0:
+            sums |= {"edit_control": 0.0, "edit_keep": 0.0}
         for s in range(0, n_users, cfg.batch_size):
             rows = order[s : s + cfg.batch_size]
             x = _rows(train, rows, device)  # the target: the whole history
@@ -195,10 +235,13 @@ def train_apron(
                 ).mean(),
                 "separation": separation_loss(model),
             }
+            if cfg.lambda_edit > 0:
+                parts |= _edit_losses(model, profile, logits, a, cfg, rng)
             loss = (
                 parts["recon"]
-                + cfg.lambda_control * parts["control"]
+                + cfg.lambda_control * (parts["control"] + parts.get("edit_control", 0.0))
                 + cfg.lambda_separation * parts["separation"]
+                + cfg.lambda_edit * parts.get("edit_keep", 0.0)
             )
             opt.zero_grad(set_to_none=True)
             loss.backward()

@@ -268,6 +268,34 @@ def test_controllability_hand_computed():
     assert d["n_pairs"] == 4 and d["per_category"]["era"]["n_pairs"] == 4
 
 
+def test_collateral_rest_separates_the_removed_songs_from_the_rest():
+    # song 2 carries tags 0 and 2. One user: fold-in song 0, held out {2, 6}; profile
+    # (.5, .3, .2), score = profile @ tagsᵀ - .01 j. Before: top-2 [2, 1] (song 2: .68).
+    #   NDCG_0 = 1 (song 2), NDCG_2 = 1 / (1 + 1/log2 3) (song 2 of {2, 6}).
+    # Zero tag 0 -> (0, .6, .4): top-2 [3, 4]. Delta 1; NDCG_2 drops to 0 -> collateral
+    #   .613, all of it from song 2, which carries t. Without t, tag 2's only held-out
+    #   song is 6, outside both lists: collateral_rest 0.
+    song_tags = _tags(8, {0: [0], 1: [0], 2: [0, 2], 3: [1], 4: [1], 5: [1], 6: [2], 7: [2]})
+    score = _linear(song_tags, noise=-0.01 * np.arange(8))
+    profiles = np.zeros((1, K))
+    profiles[0, :3] = [0.5, 0.3, 0.2]
+    rep = M.controllability(
+        score, profiles, _held(8, [0]), _held(8, [2, 6]), song_tags, k=2, top_n=1
+    )
+    assert rep.delta == 1.0
+    assert rep.collateral == pytest.approx(1 / (1 + 1 / np.log2(3)))
+    assert rep.collateral_rest == 0.0 and rep.collateral_rest_signed == 0.0
+    assert rep.to_dict()["collateral_rest"] == 0.0
+
+
+def test_collateral_rest_equals_collateral_when_songs_carry_one_tag():
+    score, profiles, fold, held, song_tags = _toy_world()
+    rep = M.controllability(score, profiles, fold, held, song_tags, k=2, top_n=1)
+    # user 1's NDCG_1 rises 0 -> 1, user 0's NDCG_2 stays 0 (see the hand-computed test)
+    assert rep.collateral_rest == pytest.approx(rep.collateral) == pytest.approx(0.5)
+    assert rep.collateral_rest_signed == pytest.approx(0.5)
+
+
 def _random_world(rng, u=60, n=200):
     song_tags = np.zeros((n, K))
     song_tags[np.arange(n), rng.integers(0, 10, n)] = 1  # one of 10 disjoint tags per song

@@ -8,9 +8,11 @@ from apron_core.model import (
     edit_per_head,
     head_mean,
     hellinger,
+    keep_rest_loss,
     multinomial_nll,
     separation_loss,
     tag_distribution,
+    zero_tag,
 )
 
 N, D = 40, 12
@@ -124,6 +126,40 @@ def test_per_head_edit_rescales_every_head():
     torch.testing.assert_close(edited.sum(-1), torch.ones(2, 4))
     unchanged = edit_per_head(per_head, head_mean(per_head))
     torch.testing.assert_close(unchanged, per_head)
+
+
+@pytest.mark.parametrize("per_head", [False, True])
+def test_zero_tag_is_the_slider_edit(per_head):
+    p = torch.softmax(torch.randn(3, 4, 80) if per_head else torch.randn(3, 80), -1)
+    tag = torch.tensor([0, 5, 79])
+    edited = zero_tag(p, tag)
+    mean = head_mean(edited)
+    assert (mean[torch.arange(3), tag] == 0).all()
+    torch.testing.assert_close(edited.sum(-1), torch.ones(edited.shape[:-1]))
+    if per_head:  # each head renormalizes on its own: proportions hold per head
+        return
+    # the other tags keep their proportions
+    old, keep = head_mean(p), torch.ones(3, 80).scatter_(1, tag[:, None], 0.0).bool()
+    ratio = mean[keep].view(3, 79) / old[keep].view(3, 79)
+    torch.testing.assert_close(ratio, ratio[:, :1].expand(3, 79))
+
+
+def test_keep_rest_loss_is_zero_for_a_filter_and_positive_for_a_reshuffle():
+    logits = torch.randn(2, N)
+    removed = torch.zeros(2, N, dtype=torch.bool)
+    removed[:, :10] = True
+    filtered = logits.clone()
+    filtered[:, :10] -= 50.0  # a filter: the targeted songs sink, the rest keeps its order
+    shifted = filtered + 3.0  # a constant shift changes no distribution
+    assert keep_rest_loss(logits, filtered, removed).item() == pytest.approx(0.0, abs=1e-6)
+    assert keep_rest_loss(logits, shifted, removed).item() == pytest.approx(0.0, abs=1e-6)
+    edited = logits.clone().requires_grad_(True)
+    shuffled = edited[:, torch.randperm(N)]
+    loss = keep_rest_loss(logits.requires_grad_(True), shuffled, removed)
+    assert loss.item() > 0.01
+    loss.backward()
+    assert edited.grad is not None and edited.grad.abs().sum() > 0
+    assert logits.grad is None  # "before" is the fixed reference
 
 
 def test_config_and_shape_errors():

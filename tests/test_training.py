@@ -12,7 +12,7 @@ from apron_core import metrics
 from apron_core.bundle import DemoListener, load_bundle, save_bundle
 from apron_core.encoders import get_encoder
 from apron_core.errors import ConfigError, DataError
-from apron_core.model import ApronConfig
+from apron_core.model import ApronConfig, keep_rest_loss, zero_tag
 from apron_core.prototypes import Prototype
 from apron_core.tags import TAG_NAMES, K, category_of
 from apron_core.training import TrainConfig, profile_scorer, profiles_of, train_apron
@@ -155,8 +155,35 @@ def test_bundle_round_trip_and_errors(trained, tmp_path):
         load_bundle(tmp_path / "nowhere")
 
 
+def test_edit_consistency_training_lowers_the_reshuffle():
+    """λ_edit > 0 logs the edit terms, and its keep-the-rest term ends lower than without."""
+    songs, protos, song_tags, x = _world()
+    rng = np.random.default_rng(1)
+    valid = _holdout(x[300:], rng)
+    cfg = ApronConfig(n_songs=N_SONGS, emb_dim=D, d_model=32, n_heads=4, hidden=(32,), dropout=0.2)
+    kw = dict(prototypes=protos, songs=songs, song_tags=song_tags, train=x[:300], valid=valid)
+    keep = {}
+    for lam in (0.0, 50.0):
+        tc = TrainConfig(epochs=12, batch_size=50, lr=3e-3, lambda_control=5.0, lambda_edit=lam)
+        res = train_apron(cfg, tc, device="cpu", progress=False, **kw)
+        if lam:
+            assert {"edit_control", "edit_keep"} <= set(res.log[-1])
+        prof = torch.from_numpy(profiles_of(res.model, valid[0], device=torch.device("cpu")))
+        tag = prof.argmax(1)
+        with torch.no_grad():
+            before = res.model.forward_profile(prof)
+            after = res.model.forward_profile(zero_tag(prof, tag))
+        removed = torch.from_numpy(song_tags[:, tag.numpy()].T > 0)
+        keep[lam] = keep_rest_loss(before, after, removed).item()
+    assert keep[50.0] < keep[0.0]
+
+
 def test_train_config_validation():
     with pytest.raises(ConfigError, match="recon"):
         TrainConfig(recon="mse")
     with pytest.raises(ConfigError, match="history_dropout"):
         TrainConfig(history_dropout=1.0)
+    with pytest.raises(ConfigError, match="λ"):
+        TrainConfig(lambda_edit=-1.0)
+    with pytest.raises(ConfigError, match="edit_top_n"):
+        TrainConfig(edit_top_n=0)
