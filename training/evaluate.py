@@ -31,6 +31,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--bundle", type=Path, default=Path("assets/demo"), help="APRON bundle")
     p.add_argument("--runs", type=Path, default=Path("runs"), help="saved baselines + sweep")
     p.add_argument("--out", type=Path, default=Path("reports"))
+    p.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar="LABEL=DIR",
+        help="another APRON bundle to put in the tables (repeatable), e.g. "
+        "'APRON + edit consistency=runs/apron-edit'",
+    )
     p.add_argument("--response-users", type=int, default=300)
     p.add_argument(
         "--check-shipped",
@@ -49,6 +57,12 @@ def _pct(x: float | None) -> str:
     return "–" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.1f} %"
 
 
+def _ratio(a: float | None, b: float | None) -> float | None:
+    if a is None or b is None or not b or math.isnan(a) or math.isnan(b):
+        return None
+    return a / b
+
+
 def markdown(results: list[dict], sweep: list[dict]) -> str:
     from apron_core.tags import CATEGORIES
 
@@ -57,29 +71,38 @@ def markdown(results: list[dict], sweep: list[dict]) -> str:
         "",
         "## Accuracy",
         "",
-        "| model | NDCG@100 | Recall@20 | Recall@50 |",
-        "|---|---|---|---|",
+        "| model | NDCG@100 | Recall@20 | Recall@50 | evaluation time |",
+        "|---|---|---|---|---|",
     ]
     for r in results:
         a = r["accuracy"]
         lines.append(
             f"| {r['name']} | {_fmt(a['ndcg@100'])} | {_fmt(a['recall@20'])} | "
-            f"{_fmt(a['recall@50'])} |"
+            f"{_fmt(a['recall@50'])} | {_fmt(r.get('seconds'), 0)} s |"
         )
     lines += [
         "",
         "## Controllability (Δ@20: zero one of a user's top-5 profile tags)",
         "",
-        "| model | Δ@20 observed | relative | collateral | Δ@20 truth | relative | "
-        "collateral | response median ρ |",
-        "|---|---|---|---|---|---|---|---|",
+        "Collateral: mean |change| of NDCG_t'@20 over the user's other tags t'. "
+        "Collateral (rest): the same with only held-out songs *without* t relevant, i.e. "
+        "what the edit does to the songs it did not target; signed: its mean change "
+        "(a tag filter only lifts them, > 0).",
+        "",
+        "| model | Δ@20 observed | relative | collateral | collateral / Δ | "
+        "collateral (rest) | signed (rest) | Δ@20 truth | relative | collateral | "
+        "response median ρ |",
+        "|---" * 11 + "|",
     ]
     for r in results:
         o, t = r.get("control_observed", {}), r.get("control_truth", {})
         rho = r.get("response", {}).get("median_rho")
+        ratio = _ratio(o.get("collateral"), o.get("delta"))
         lines.append(
             f"| {r['name']} | {_fmt(o.get('delta'))} | {_pct(o.get('relative'))} | "
-            f"{_fmt(o.get('collateral'))} | {_fmt(t.get('delta'))} | {_pct(t.get('relative'))} | "
+            f"{_fmt(o.get('collateral'))} | {_fmt(ratio, 2)} | "
+            f"{_fmt(o.get('collateral_rest'))} | {_fmt(o.get('collateral_rest_signed'))} | "
+            f"{_fmt(t.get('delta'))} | {_pct(t.get('relative'))} | "
             f"{_fmt(t.get('collateral'))} | {_fmt(rho, 2)} |"
         )
     lines += [
@@ -101,12 +124,15 @@ def markdown(results: list[dict], sweep: list[dict]) -> str:
             "",
             "## λ_control sweep (APRON)",
             "",
-            "| λ_control | NDCG@100 | relative Δ@20 |",
-            "|---|---|---|",
+            "| λ_control | λ_edit | epochs | NDCG@100 | relative Δ@20 | collateral | "
+            "collateral (rest) |",
+            "|---|---|---|---|---|---|---|",
         ]
         for s in sweep:
             lines.append(
-                f"| {s['lambda_control']} | {_fmt(s['ndcg@100'])} | {_pct(s['relative'])} |"
+                f"| {s['lambda_control']} | {s.get('lambda_edit', 0)} | {s.get('epochs', '–')} | "
+                f"{_fmt(s['ndcg@100'])} | {_pct(s['relative'])} | "
+                f"{_fmt(s.get('collateral'))} | {_fmt(s.get('collateral_rest'))} |"
             )
     lines += [
         "",
@@ -166,6 +192,28 @@ def plots(results: list[dict], sweep: list[dict], train_log: list[dict], out: Pa
     return saved
 
 
+def _timed(fn, *args, **kwargs) -> dict:
+    t = time.perf_counter()
+    out = fn(*args, **kwargs)
+    out["seconds"] = time.perf_counter() - t
+    return out
+
+
+def _variants(pairs: list[str]) -> list[tuple[str, Path]]:
+    from apron_core.errors import ConfigError
+
+    out = []
+    for pair in pairs:
+        label, sep, path = pair.rpartition("=")
+        if not sep or not label or not (Path(path) / "bundle.json").is_file():
+            raise ConfigError(
+                f"--variant {pair!r}: write LABEL=DIR with DIR a bundle folder "
+                "(one written by python -m training.train --output DIR)"
+            )
+        out.append((label, Path(path)))
+    return out
+
+
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
@@ -180,7 +228,7 @@ def run(args: argparse.Namespace) -> int:
     device = resolve_device("auto")
     bundle = load_bundle(args.bundle, device=device)
     kw = {"response_users": args.response_users, "seed": args.seed}
-    apron = evaluate_candidate(apron_candidate(bundle.model, device), ds, **kw)
+    apron = _timed(evaluate_candidate, apron_candidate(bundle.model, device), ds, **kw)
     if args.check_shipped:
         shipped = bundle.evaluation.get("test", {})
         pairs = [
@@ -202,6 +250,11 @@ def run(args: argparse.Namespace) -> int:
         return 0 if ok else 1
 
     results = [apron]
+    for label, bdir in _variants(args.variant):
+        b = load_bundle(bdir, device=device)
+        print(f"evaluating {label} …", flush=True)
+        cand = apron_candidate(b.model, device, label)
+        results.append(_timed(evaluate_candidate, cand, ds, **kw))
     tag_profiles = None
     for name in ("popularity", "ease", "mult-dae", "mult-vae", "recvae"):
         path = args.runs / name
@@ -216,27 +269,31 @@ def run(args: argparse.Namespace) -> int:
         if tag_profiles is None:
             tag_profiles = TagFilter(model, ds.song_tags).profiles
         print(f"evaluating {name} …", flush=True)
-        results.append(
-            evaluate_candidate(baseline_candidate(name, model, tag_profiles=tag_profiles), ds, **kw)
-        )
+        cand = baseline_candidate(name, model, tag_profiles=tag_profiles)
+        results.append(_timed(evaluate_candidate, cand, ds, **kw))
         if name == "ease":
             filt = TagFilter(model, ds.song_tags)
-            results.append(
-                evaluate_candidate(baseline_candidate("EASE + tag filter", filt), ds, **kw)
-            )
+            cand = baseline_candidate("EASE + tag filter", filt)
+            results.append(_timed(evaluate_candidate, cand, ds, **kw))
     sweep = []
     for bdir in sorted((args.runs / "sweep").glob("*/bundle.json")):
         b = load_bundle(bdir.parent, device=device)
         r = evaluate_candidate(apron_candidate(b.model, device), ds, response_users=0)
+        train = b.meta["train"]
+        o = r["control_observed"]
         sweep.append(
             {
                 "bundle": str(bdir.parent),
-                "lambda_control": b.meta["train"]["lambda_control"],
+                "lambda_control": train["lambda_control"],
+                "lambda_edit": train.get("lambda_edit", 0.0),
+                "epochs": train["epochs"],
                 "ndcg@100": r["accuracy"]["ndcg@100"],
-                "relative": r["control_observed"]["relative"],
+                "relative": o["relative"],
+                "collateral": o["collateral"],
+                "collateral_rest": o.get("collateral_rest"),
             }
         )
-    sweep.sort(key=lambda s: s["lambda_control"])
+    sweep.sort(key=lambda s: (s["lambda_edit"], s["lambda_control"]))
     args.out.mkdir(parents=True, exist_ok=True)
     log_path = args.bundle / "train_log.json"
     train_log = json.loads(log_path.read_text())["log"] if log_path.is_file() else []
