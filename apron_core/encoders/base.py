@@ -212,6 +212,7 @@ class Encoder(abc.ABC):
 # name -> "module:Class", imported on first use so optional heavy deps stay optional.
 _KNOWN: dict[str, str] = {
     "librosa": "apron_core.encoders.librosa_encoder:LibrosaEncoder",
+    "mert": "apron_core.encoders.mert:MertEncoder",
 }
 _REGISTRY: dict[str, type[Encoder]] = {}
 
