@@ -1,0 +1,442 @@
+"""The inference engine behind the app: profile → top-k, tag mix and explanations.
+
+Everything that does not depend on the listener is computed once at load and kept on
+the device (CUDA when present): the song–prototype weights w_jk of the whole catalog
+(so a history's profile is a row gather and a mean), the prototype values P̃ (K, d),
+the layers of f, the song–tag matrix, and f at the reference profile 0. After that the
+engine holds no mutable state, so one instance serves every user from any thread.
+
+Per-head models (``per_head_profile=True``): the app works with the 80 slider weights
+(the head mean). A profile given as 80 numbers is used for every head, as DESIGN.md §2
+says of a profile built from sliders alone; with one weight vector in every head,
+u = concat_h Σ_k ŵ_k v_h(P_k) = Σ_k ŵ_k P̃_k, the same formula as the head-mean model.
+
+Explanations are exact, additive attributions of a song's logit to the 80 prototypes,
+against the reference profile ŵ = 0 (u = 0, "no taste": what f gives every listener):
+each unit of f passes on its change in output in proportion to each prototype's share of
+its change in input (DeepLIFT's rescale rule, Shrikumar et al. 2017). Because u is linear
+in ŵ and f's layers are linear maps and element-wise activations, the contributions of a
+song add up to score(ŵ) − score(0) exactly (up to float rounding), and a prototype whose
+weight is 0 contributes nothing. It costs one backward product through f's small layers
+for the k shown songs: negligible beside scoring the catalog.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from apron_core.bundle import Bundle, load_bundle
+from apron_core.encoders import Encoder
+from apron_core.errors import ConfigError, DataError
+from apron_core.model import Apron
+from apron_core.tags import TAG_NAMES, K
+
+MAX_WEIGHT = 1e6  # a slider weight above this is a typo or an overflow, not a taste
+_ELEMENTWISE = (nn.Tanh, nn.ReLU, nn.GELU, nn.Sigmoid, nn.SiLU, nn.LeakyReLU, nn.ELU)
+_FLAT_DZ = 1e-6  # below this input change a unit's secant slope is its derivative
+_SHOWN_IDS = 5  # unknown ids named in an error message
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """Why one song is recommended: its logit split over the 80 prototypes."""
+
+    song_id: str
+    contributions: np.ndarray  # (80,) signed; sum = score − baseline_score
+    top: list[tuple[int, float]]  # (tag index, share of the positive contribution)
+    text: str  # one line for the UI
+    score: float = 0.0  # the song's logit under the profile
+    baseline_score: float = 0.0  # its logit under the reference profile 0
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    indices: np.ndarray  # (k,) catalog rows, best first
+    song_ids: list[str]
+    scores: np.ndarray  # (k,) model logits
+    tag_mix: np.ndarray  # (80,) tag distribution of these k songs
+    explanations: list[Explanation]  # one per song when explain=True, else []
+
+
+@dataclass(frozen=True)
+class _Step:
+    """One layer of f, as plain tensors: a linear map (weight_t, bias) or an activation.
+
+    The weight is stored transposed and contiguous, (in, out): a (1, in) × (in, out)
+    product streams memory in order, 2× faster on CPU than the (out, in) view for the
+    catalog-wide last layer (the engine's main cost); it costs one copy of f's weights.
+    """
+
+    weight_t: torch.Tensor | None = None  # (in, out)
+    bias: torch.Tensor | None = None  # (out,)
+    act: nn.Module | None = None  # element-wise, stateless
+
+
+def _steps_of(f: nn.Sequential) -> list[_Step]:
+    """f's layers as tensors, dropout left out (inference), so nothing depends on the
+    module's train/eval flag; refuses layers whose attribution rule is not exact."""
+    steps: list[_Step] = []
+    for layer in f:
+        if isinstance(layer, nn.Dropout):
+            continue
+        if isinstance(layer, nn.Linear):
+            bias = layer.bias if layer.bias is not None else torch.zeros(layer.out_features)
+            weight_t = layer.weight.detach().t().contiguous()  # (in, out)
+            steps.append(_Step(weight_t=weight_t, bias=bias.detach().to(weight_t)))
+        elif isinstance(layer, _ELEMENTWISE):
+            steps.append(_Step(act=layer))
+        else:
+            raise ConfigError(
+                f"the engine cannot run f's layer {type(layer).__name__}: f must be Linear "
+                "layers and element-wise activations (Tanh, ReLU, ...)"
+            )
+    if not steps or steps[-1].weight_t is None:
+        raise ConfigError("f must end with a Linear layer giving one logit per song")
+    return steps
+
+
+def _as_list(song_ids: Sequence[str] | str, what: str) -> list[str]:
+    if isinstance(song_ids, str):
+        return [song_ids]  # one id, not a sequence of characters
+    if song_ids is None:
+        raise DataError(f"{what} is None: pass a list of song ids (it may be empty)")
+    return [str(s) for s in song_ids]
+
+
+class Engine:
+    """Recommendations, profiles and explanations for one bundle; safe to share between
+    threads (read-only after construction, inference under ``torch.inference_mode``)."""
+
+    def __init__(self, bundle: Bundle, *, device: str | torch.device | None = None) -> None:
+        self.bundle = bundle
+        self.device = torch.device(device) if device is not None else bundle.model.songs.device
+        model: Apron = bundle.model.to(self.device).eval()
+        n = model.cfg.n_songs
+        ids = [str(s) for s in bundle.catalog["song_id"]]
+        if len(ids) != n or bundle.song_tags.shape != (n, K):
+            raise DataError(
+                f"catalog has {len(ids)} songs and song_tags {bundle.song_tags.shape}; the "
+                f"model needs {n} and ({n}, {K}): rebuild the bundle"
+            )
+        if len(set(ids)) != n:
+            raise DataError("catalog has duplicate song ids: rebuild the bundle")
+        self.n_songs = n
+        self.song_ids = ids
+        self.tag_names = list(TAG_NAMES)
+        self._index = {s: i for i, s in enumerate(ids)}
+        self._model = model
+        with torch.inference_mode():
+            self._song_weights = model.song_head_weights().mean(0).contiguous()  # (N, K)
+            self._values = model.values().flatten(1).contiguous()  # P̃: (K, d)
+            self._steps = _steps_of(model.f)
+            self._ref_pre, self._ref_post, ref = self._run(
+                torch.zeros(1, self._values.shape[1], device=self.device)
+            )
+            self._ref_scores = ref[0]  # (N,) logits at the reference profile 0
+        self._song_tags = torch.as_tensor(bundle.song_tags, dtype=torch.float32).to(self.device)
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def load(cls, bundle_dir: str | Path = "assets/demo", *, device: str | None = None) -> Engine:
+        """Load a bundle folder; device None means CUDA when available, else CPU."""
+        dev = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        return cls(load_bundle(Path(bundle_dir), device=dev), device=dev)
+
+    @classmethod
+    def from_parts(
+        cls,
+        model: Apron,
+        song_ids: Sequence[str],
+        song_tags: np.ndarray,
+        *,
+        encoder: Encoder | None = None,
+        device: str | torch.device | None = None,
+    ) -> Engine:
+        """An engine from in-memory parts (tests, benchmarks): no files, no prototypes
+        table, no demo listeners; ``encode`` needs ``encoder``."""
+        catalog = pd.DataFrame({"song_id": [str(s) for s in song_ids]})
+        bundle = Bundle(
+            model=model,
+            config=model.cfg,
+            meta={},
+            catalog=catalog,
+            song_tags=np.asarray(song_tags, dtype=np.float32),
+            prototypes=[],
+            demo_listeners=[],
+            encoder=encoder,  # type: ignore[arg-type]
+            evaluation={},
+            path=Path("<memory>"),
+        )
+        return cls(bundle, device=device or ("cuda" if torch.cuda.is_available() else "cpu"))
+
+    # ------------------------------------------------------------------ validation
+    def song_index(self, song_ids: Sequence[str] | str) -> np.ndarray:
+        """Catalog rows of song ids (int64, same order); DataError naming unknown ids."""
+        ids = _as_list(song_ids, "song_ids")
+        unknown = [s for s in ids if s not in self._index]
+        if unknown:
+            shown = ", ".join(repr(s) for s in unknown[:_SHOWN_IDS])
+            more = f" and {len(unknown) - _SHOWN_IDS} more" if len(unknown) > _SHOWN_IDS else ""
+            raise DataError(
+                f"unknown song id(s) {shown}{more}: use ids from the catalog "
+                f"(e.g. {self.song_ids[0]!r}; {self.n_songs} songs)"
+            )
+        return np.fromiter((self._index[s] for s in ids), dtype=np.int64, count=len(ids))
+
+    def check_profile(self, weights: Sequence[float] | np.ndarray) -> np.ndarray:
+        """80 finite, non-negative, not-all-zero weights (each ≤ 1e6) → float64 (80,)
+        summing to 1; a DataError otherwise that names the bad value and the fix."""
+        if weights is None:
+            raise DataError(f"profile is None: pass {K} non-negative weights, one per tag")
+        if isinstance(weights, (str, bytes)):
+            raise DataError(
+                f"profile is a string ({str(weights)[:30]!r}): pass {K} numbers, one per tag"
+            )
+        if isinstance(weights, torch.Tensor):
+            weights = weights.detach().cpu().numpy()
+        try:
+            p = np.asarray(weights, dtype=np.float64)
+        except (TypeError, ValueError) as e:
+            raise DataError(f"profile must be {K} numbers, one per tag; got {e}") from None
+        if p.ndim != 1 or p.shape[0] != K:
+            raise DataError(
+                f"profile has shape {p.shape}: it must be {K} numbers, one per tag in "
+                "apron_core.tags.TAG_NAMES order"
+            )
+        bad = np.flatnonzero(~np.isfinite(p))
+        if bad.size:
+            raise DataError(
+                f"profile weight for {self._tag(bad[0])} is {p[bad[0]]}"
+                + (f" ({bad.size} weights are not finite)" if bad.size > 1 else "")
+                + ": every weight must be a finite number"
+            )
+        bad = np.flatnonzero(p < 0)
+        if bad.size:
+            raise DataError(
+                f"profile weight for {self._tag(bad[0])} is {p[bad[0]]:g}: weights must be "
+                "≥ 0 (set it to 0 to turn the tag off)"
+            )
+        bad = np.flatnonzero(p > MAX_WEIGHT)
+        if bad.size:
+            raise DataError(
+                f"profile weight for {self._tag(bad[0])} is {p[bad[0]]:g}, above {MAX_WEIGHT:g}: "
+                "weights are relative, use numbers such as 0-100"
+            )
+        total = p.sum()
+        if total <= 0:
+            raise DataError("every profile weight is 0: raise at least one tag above 0")
+        return p / total
+
+    def _tag(self, i: int) -> str:
+        return f"{self.tag_names[i]!r} (index {i})"
+
+    def _exclusion(self, exclude: Sequence[str] | str) -> np.ndarray:
+        return np.unique(self.song_index(_as_list(exclude, "exclude")))
+
+    # ------------------------------------------------------------------ profiles
+    def profile(
+        self, history: Sequence[str] | str = (), *, embeddings: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Profile ŵ (80,) float64 summing to 1: the mean of the song–prototype weights
+        w_jk over the history's catalog songs (a set: duplicates count once, as in
+        training) and the uploaded songs' embeddings (S, D), each upload one song."""
+        rows = np.unique(self.song_index(_as_list(history, "history")))
+        emb = self._check_embeddings(embeddings)
+        if rows.size == 0 and emb is None:
+            raise DataError(
+                "the history is empty: pick at least one song from the catalog or upload audio"
+            )
+        with torch.inference_mode():
+            total = torch.zeros(K, dtype=torch.float64, device=self.device)
+            count = 0
+            if rows.size:
+                idx = torch.as_tensor(rows, device=self.device)
+                total += self._song_weights.index_select(0, idx).double().sum(0)
+                count += rows.size
+            if emb is not None:
+                x = torch.as_tensor(emb, device=self.device)
+                total += self._model.head_weights(x).mean(1).double().sum(0)  # (S, H, K)→(K,)
+                count += emb.shape[0]
+            p = (total / count).cpu().numpy()
+        return p / p.sum()
+
+    def _check_embeddings(self, embeddings: np.ndarray | None) -> np.ndarray | None:
+        if embeddings is None:
+            return None
+        d = self._model.cfg.emb_dim
+        try:
+            x = np.asarray(embeddings, dtype=np.float32)
+        except (TypeError, ValueError) as e:
+            raise DataError(f"embeddings must be a numeric (S, {d}) array: {e}") from None
+        if x.ndim == 1:
+            x = x[None]
+        if x.ndim != 2 or x.shape[1] != d:
+            raise DataError(
+                f"embeddings have shape {x.shape}, expected (S, {d}): use Engine.encode on "
+                "each audio file and stack the results"
+            )
+        if not np.all(np.isfinite(x)):
+            raise DataError("embeddings contain NaN or inf: re-encode the uploaded audio")
+        return x if x.shape[0] else None
+
+    def encode(self, path: str | Path) -> np.ndarray:
+        """Normalized embedding (D,) of an audio file with the bundle's encoder; the
+        encoder's AudioError (naming the file) passes through."""
+        if self.bundle.encoder is None:
+            raise ConfigError("this engine was built without an encoder: pass encoder=")
+        return np.asarray(self.bundle.encoder.embed_file(path), dtype=np.float32)
+
+    # ------------------------------------------------------------------ scoring
+    def _run(self, u: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor], torch.Tensor]:
+        """f(u) for u (B, d), keeping every activation's input and output (for explain)."""
+        pre: list[torch.Tensor] = []
+        post: list[torch.Tensor] = []
+        x = u
+        for step in self._steps:
+            if step.act is None:
+                x = torch.addmm(step.bias, x, step.weight_t)
+            else:
+                pre.append(x)
+                x = step.act(x)
+                post.append(x)
+        return pre, post, x
+
+    def recommend(
+        self,
+        profile: Sequence[float] | np.ndarray,
+        k: int = 20,
+        exclude: Sequence[str] | str = (),
+        *,
+        explain: bool = True,
+    ) -> Recommendation:
+        """Top-k songs for a (possibly edited) profile, never one of ``exclude``, with
+        their tag mix and, if ``explain``, why each one is there."""
+        p = self.check_profile(profile)
+        excluded = self._exclusion(exclude)
+        k = self._check_k(k, excluded.size)
+        with torch.inference_mode():
+            w = torch.as_tensor(p, dtype=torch.float32, device=self.device)
+            u = (w @ self._values)[None]  # (1, d)
+            pre, post, logits = self._run(u)
+            scores = logits[0]  # (N,)
+            if excluded.size:
+                scores = scores.index_fill(
+                    0, torch.as_tensor(excluded, device=self.device), -math.inf
+                )
+            top_scores, top = torch.topk(scores, k)
+            counts = self._song_tags.index_select(0, top).sum(0)
+            explanations = self._explain(w, top, top_scores, pre, post) if explain else []
+            mix = counts / counts.sum().clamp_min(1e-12)
+            indices = top.cpu().numpy()
+            out_scores = top_scores.cpu().numpy()
+            tag_mix = mix.double().cpu().numpy()
+        return Recommendation(
+            indices=indices,
+            song_ids=[self.song_ids[i] for i in indices],
+            scores=out_scores,
+            tag_mix=tag_mix,
+            explanations=explanations,
+        )
+
+    def _check_k(self, k: int, n_excluded: int) -> int:
+        limit = self.n_songs - n_excluded
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= limit:
+            raise DataError(
+                f"k={k!r} must be a whole number from 1 to {limit} "
+                f"({self.n_songs} songs, {n_excluded} excluded)"
+            )
+        return int(k)
+
+    # ------------------------------------------------------------------ explanations
+    def explain(
+        self, song_id: str, profile: Sequence[float] | np.ndarray, top: int = 3
+    ) -> Explanation:
+        """Why ``song_id`` scores what it does under ``profile`` (see the module doc)."""
+        p = self.check_profile(profile)
+        row = self.song_index([song_id])
+        if isinstance(top, bool) or not isinstance(top, (int, np.integer)) or top < 1:
+            raise DataError(f"top={top!r} must be a whole number ≥ 1")
+        with torch.inference_mode():
+            w = torch.as_tensor(p, dtype=torch.float32, device=self.device)
+            pre, post, logits = self._run((w @ self._values)[None])
+            idx = torch.as_tensor(row, device=self.device)
+            return self._explain(w, idx, logits[0, idx], pre, post, top=int(top))[0]
+
+    def _explain(
+        self,
+        w: torch.Tensor,
+        idx: torch.Tensor,
+        scores: torch.Tensor,
+        pre: list[torch.Tensor],
+        post: list[torch.Tensor],
+        top: int = 3,
+    ) -> list[Explanation]:
+        """Rescale-rule contributions (B, K) of the songs ``idx`` (B,), in one pass."""
+        last = self._steps[-1]
+        g = last.weight_t.index_select(1, idx).t()  # (B, width): ∂score/∂(last hidden)
+        acts = len(pre)
+        for step in reversed(self._steps[:-1]):
+            if step.act is None:
+                g = g @ step.weight_t.t()  # (B, in)
+            else:
+                acts -= 1
+                dz = pre[acts][0] - self._ref_pre[acts][0]  # (width,)
+                da = post[acts][0] - self._ref_post[acts][0]
+                flat = dz.abs() < _FLAT_DZ
+                slope = torch.where(flat, self._slope_at(step, pre[acts][0]), da / dz)
+                g = g * slope  # secant multiplier of each unit
+        contrib = (g @ self._values.t()) * w  # (B, K): Δŵ_k · multiplier · P̃_k
+        base = self._ref_scores.index_select(0, idx)
+        c_np = contrib.double().cpu().numpy()  # (B, K)
+        s_np, b_np, rows = scores.cpu().numpy(), base.cpu().numpy(), idx.cpu().numpy()
+        positive = np.clip(c_np, 0.0, None)
+        total = positive.sum(1, keepdims=True)  # (B, 1)
+        shares = np.divide(positive, total, out=np.zeros_like(positive), where=total > 0)
+        order = np.argsort(-c_np, axis=1, kind="stable")[:, :top]  # (B, top)
+        return [
+            self._explanation(self.song_ids[r], c, sh, o, float(s), float(b))
+            for r, c, sh, o, s, b in zip(rows, c_np, shares, order, s_np, b_np, strict=True)
+        ]
+
+    @staticmethod
+    def _slope_at(step: _Step, z: torch.Tensor, h: float = 1e-3) -> torch.Tensor:
+        """The activation's derivative at z (central difference): the secant's limit."""
+        return (step.act(z + h) - step.act(z - h)) / (2 * h)
+
+    def _explanation(
+        self,
+        song_id: str,
+        contrib: np.ndarray,
+        shares: np.ndarray,
+        order: np.ndarray,
+        score: float,
+        base: float,
+    ) -> Explanation:
+        top = [(int(i), float(shares[i])) for i in order if contrib[i] > 0]
+        if top:
+            text = "because of " + ", ".join(
+                f"{self.tag_names[i]} ({100 * s:.0f}%)" for i, s in top
+            )
+        else:
+            text = "no tag of your profile raises this song: it ranks on its own appeal"
+        return Explanation(song_id, contrib, top, text, score, base)
+
+    # ------------------------------------------------------------------ tag mix
+    def tag_mix(self, song_ids: Sequence[str] | str) -> np.ndarray:
+        """(80,) tag distribution of a list of songs, as apron_core.metrics.tag_distribution:
+        the observed tag counts summed over the songs, normalized to sum 1 (so a song with
+        many tags weighs more); zeros for an empty list or songs without tags."""
+        rows = self.song_index(song_ids)
+        if rows.size == 0:
+            return np.zeros(K)
+        counts = self.bundle.song_tags[rows].sum(0, dtype=np.float64)
+        total = counts.sum()
+        return counts / total if total > 0 else counts
