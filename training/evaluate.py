@@ -154,13 +154,15 @@ def plots(results: list[dict], sweep: list[dict], train_log: list[dict], out: Pa
 
     saved = []
     fig, ax = plt.subplots(figsize=(6, 4.5), constrained_layout=True)
-    if sweep:
-        xs = [s["ndcg@100"] for s in sweep]
-        ys = [100 * s["relative"] for s in sweep]
-        ax.plot(xs, ys, "o-", color="tab:blue", label="APRON, λ_control sweep")
-        for s, x, y in zip(sweep, xs, ys, strict=True):
+    for lam_edit in sorted({s.get("lambda_edit", 0.0) for s in sweep}):
+        series = [s for s in sweep if s.get("lambda_edit", 0.0) == lam_edit]
+        xs = [s["ndcg@100"] for s in series]
+        ys = [100 * s["relative"] for s in series]
+        label = "APRON, λ_control sweep" + (f", λ_edit={lam_edit:g}" if lam_edit else "")
+        ax.plot(xs, ys, "o-" if not lam_edit else "D--", label=label)
+        for s, x, y in zip(series, xs, ys, strict=True):
             ax.annotate(
-                f"λ={s['lambda_control']}",
+                f"λ={s['lambda_control']:g}",
                 (x, y),
                 textcoords="offset points",
                 xytext=(4, 4),
