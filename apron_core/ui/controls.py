@@ -1,0 +1,76 @@
+"""Controls beside the sliders: zero/boost/lock a tag quickly, reset to the inferred
+profile, export/import the profile as JSON and share it as a link."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import gradio as gr
+
+from apron_core.tags import TAG_NAMES
+
+# After the server returns "?p=<code>": make it a full link and put it in the address bar.
+SHARE_JS = (
+    "(q) => { if (!q) return q; const u = window.location.origin + window.location.pathname + q;"
+    " window.history.replaceState(null, '', u); return u; }"
+)
+
+
+@dataclass(frozen=True)
+class ControlsPanel:
+    tag: gr.Dropdown
+    zero: gr.Button
+    boost: gr.Button
+    locks: gr.Dropdown
+    reset: gr.Button
+    export: gr.Button
+    export_file: gr.File
+    import_file: gr.File
+    share: gr.Button
+    share_url: gr.Textbox
+
+
+def build_controls() -> ControlsPanel:
+    with gr.Row(equal_height=False, elem_id="quick-edit"):
+        tag = gr.Dropdown(
+            choices=list(TAG_NAMES),
+            value=None,
+            label="Quick edit: tag",
+            elem_id="tag-select",
+            scale=2,
+            min_width=160,
+        )
+        locks = gr.Dropdown(
+            choices=list(TAG_NAMES),
+            value=[],
+            multiselect=True,
+            label="Locked tags (keep their share while you move others)",
+            elem_id="locks",
+            scale=3,
+            min_width=200,
+        )
+    with gr.Row(equal_height=False):
+        zero = gr.Button("Zero tag", elem_id="zero-tag", size="sm", min_width=80)
+        boost = gr.Button("Boost tag ×2", elem_id="boost-tag", size="sm", min_width=80)
+        reset = gr.Button("Reset to inferred", elem_id="reset", size="sm", min_width=80)
+        share = gr.Button("Share link", elem_id="share", size="sm", min_width=80)
+    share_url = gr.Textbox(
+        show_label=False,
+        placeholder="Share link appears here",
+        elem_id="share-url",
+        interactive=False,
+        buttons=["copy"],
+        max_lines=2,
+    )
+    with gr.Accordion("Save or load the profile (JSON)", open=False, elem_id="files"):
+        export = gr.Button("Export JSON", elem_id="export", size="sm")
+        with gr.Row(equal_height=False):
+            export_file = gr.File(
+                label="Exported profile", elem_id="export-file", interactive=False, height=90
+            )
+            import_file = gr.File(
+                label="Import a profile (.json)", file_types=[".json"], elem_id="import", height=90
+            )
+    return ControlsPanel(
+        tag, zero, boost, locks, reset, export, export_file, import_file, share, share_url
+    )

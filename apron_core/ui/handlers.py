@@ -1,0 +1,345 @@
+"""What each interaction does, as plain functions of (context, session, inputs) that
+return a `View` (or a small value): no Gradio here, so tests call them directly.
+layout.py binds them to components, wraps them in the error decorator and turns
+`View.notes` into warnings.
+
+Every number a View carries comes from the engine: the profile (inferred or edited
+through `state`), the top-k, their explanations and their tag mix.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from apron_core.errors import DataError
+from apron_core.tags import TAG_NAMES
+from apron_core.ui import state as st
+from apron_core.ui.audio import encode_uploads
+from apron_core.ui.charts import radar_figures, tag_mix_figures
+from apron_core.ui.context import AppContext
+from apron_core.ui.files import static_url
+from apron_core.ui.recommendations import (
+    diff_lists,
+    render_history,
+    render_player,
+    render_recommendations,
+)
+from apron_core.ui.state import Session
+
+
+@dataclass(frozen=True)
+class View:
+    """Everything one edit sends back to the page."""
+
+    session: Session
+    recs_html: str
+    radar: dict[str, dict]  # category → plotly figure
+    tagmix: dict[str, dict]  # category → plotly figure
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Start:
+    """A new profile: its view plus the history panel that explains where it came from."""
+
+    view: View
+    history_html: str
+    listener_id: str | None  # the demo listener now selected (None: a custom profile)
+
+
+def _require(session: Session) -> np.ndarray:
+    if session.profile is None:
+        raise DataError("there is no profile yet: pick a demo listener or build your own")
+    return session.profile
+
+
+def _edited(session: Session) -> bool:
+    return session.inferred is not None and not np.allclose(
+        session.inferred, session.profile, atol=5e-5
+    )
+
+
+def refresh(ctx: AppContext, session: Session, notes: Sequence[str] = ()) -> View:
+    """Recommend for the session's profile and render the list and both charts."""
+    profile = _require(session)
+    k = ctx.config.k
+    rec = ctx.engine.recommend(profile, k=k, exclude=session.history, explain=True)
+    changes = diff_lists(session.last_recs, rec.song_ids)
+    heading = f"Top {k} for {session.source or 'this profile'}"
+    if _edited(session):
+        heading += " · edited"
+    html = render_recommendations(
+        rec.song_ids,
+        [e.text for e in rec.explanations],
+        ctx.songs,
+        changes,
+        heading=heading,
+        audio_note=ctx.audio_note,
+        top_tags=[[TAG_NAMES[i] for i, _ in e.top] for e in rec.explanations],
+        notes=notes,
+    )
+    new = replace(session, last_recs=tuple(rec.song_ids))
+    return View(
+        session=new,
+        recs_html=html,
+        radar=radar_figures(session.inferred, profile),
+        tagmix=tag_mix_figures(profile, rec.tag_mix, k),
+        notes=tuple(notes),
+    )
+
+
+# --------------------------------------------------------------------------- new profiles
+
+
+def start_listener(ctx: AppContext, listener_id: str) -> Start:
+    """A demo listener's inferred profile, their history and first recommendations."""
+    listener = ctx.listeners.get(listener_id) if isinstance(listener_id, str) else None
+    if listener is None:
+        raise DataError(f"unknown demo listener {str(listener_id)[:40]!r}: pick one from the list")
+    profile = ctx.engine.profile(listener.history)
+    session = Session(
+        inferred=profile,
+        history=tuple(listener.history),
+        source=f"demo listener {listener.listener_id}",
+    ).with_profile(profile)
+    history = render_history(
+        listener.history,
+        ctx.songs,
+        heading=f"{listener.listener_id} listened to {len(listener.history)} songs · "
+        f"{listener.description}",
+        audio_note=ctx.audio_note,
+    )
+    return Start(refresh(ctx, session), history, listener.listener_id)
+
+
+def default_listener(ctx: AppContext) -> str:
+    if not ctx.listeners:
+        raise DataError("this bundle has no demo listeners: build a profile from the catalog")
+    return next(iter(ctx.listeners))
+
+
+def page_load(ctx: AppContext, share_code: str | None) -> Start:
+    """The first view of a tab: the profile of a shared link (?p=...), else the first
+    demo listener. A damaged link is reported and the default shown instead."""
+    if share_code:
+        try:
+            profile, locked = st.decode_share(share_code)
+        except DataError as e:
+            start = start_listener(ctx, default_listener(ctx))
+            note = f"{e} Showing {start.view.session.source} instead."
+            return replace(start, view=replace(start.view, notes=(note,)))
+        session = Session(inferred=profile, locked=locked, source="a shared profile")
+        session = session.with_profile(profile)
+        history = render_history(
+            [], ctx.songs, heading="This profile came from a shared link (no history)."
+        )
+        return Start(refresh(ctx, session), history, None)
+    return start_listener(ctx, default_listener(ctx))
+
+
+def search_catalog(ctx: AppContext, query: str) -> list[tuple[str, str]]:
+    """(label, song id) of up to search_limit songs whose title, artist, year, tags or id
+    contain every word of the query (case-insensitive)."""
+    if not isinstance(query, str):
+        raise DataError("the search must be text")
+    words = query.lower()[: ctx.config.max_query_chars].split()
+    if not words:
+        return []
+    hits = []
+    for sid, text in ctx.search_text:
+        if all(w in text for w in words):
+            hits.append(sid)
+            if len(hits) >= ctx.config.search_limit:
+                break
+    return [(song_label(ctx, s), s) for s in hits]
+
+
+def song_label(ctx: AppContext, song_id: str) -> str:
+    s = ctx.songs[song_id]
+    year = f" ({s.year})" if s.year is not None else ""
+    return f"{s.title} — {s.artist}{year} · {', '.join(s.tags[:5])}"
+
+
+def build_profile(
+    ctx: AppContext, song_ids: Sequence[str] | None, upload_paths: Sequence[str] | None
+) -> Start:
+    """A profile from catalog songs the visitor picked and/or audio files they uploaded;
+    files that cannot be used are named in the notes, the rest still count."""
+    picked = list(dict.fromkeys(song_ids or []))
+    ctx.engine.song_index(picked)  # unknown ids → DataError naming them
+    uploads = encode_uploads(upload_paths or [], ctx.engine.encode, ctx.config.audio)
+    if not picked and uploads.embeddings is None:
+        if uploads.problems:
+            raise DataError(
+                "none of the uploaded files could be used: " + " ".join(uploads.problems)
+            )
+        raise DataError("pick at least one song from the catalog or upload an audio file")
+    profile = ctx.engine.profile(picked, embeddings=uploads.embeddings)
+    parts = []
+    if picked:
+        parts.append(f"{len(picked)} catalog song{'s' * (len(picked) != 1)}")
+    if uploads.names:
+        parts.append(f"{len(uploads.names)} upload{'s' * (len(uploads.names) != 1)}")
+    source = "your " + " + ".join(parts)
+    session = Session(inferred=profile, history=tuple(picked), source=source)
+    session = session.with_profile(profile)
+    history = render_history(
+        picked,
+        ctx.songs,
+        heading=f"Your profile is built from {' and '.join(parts)}",
+        extra=uploads.names,
+        audio_note=ctx.audio_note,
+    )
+    view = refresh(ctx, session, uploads.problems)
+    return Start(view, history, None)
+
+
+# --------------------------------------------------------------------------- edits
+
+
+def apply_sliders(ctx: AppContext, session: Session, values_pct: Sequence[float]) -> View | None:
+    """An edit given as all 80 slider values (percent): the ones that differ from what the
+    page shows were moved. None when nothing moved."""
+    profile = _require(session)
+    shown = session.slider_values()
+    raw = st.coerce_weights(values_pct, what="slider values", max_value=100.0)
+    if st.moved_tags(shown, raw).size == 0:
+        return None
+    edit = st.slider_edit(profile, shown, raw, session.locked)
+    moved = replace(session, shown=raw)  # the page shows the listener's values until synced
+    return refresh(ctx, moved.with_profile(edit.profile), edit.notes)
+
+
+def set_weight(ctx: AppContext, session: Session, tag: int | str, percent: float) -> View | None:
+    """One slider released at `percent` (the app's slider event); None when unchanged."""
+    if isinstance(tag, str):
+        i = _tag(tag)
+    elif isinstance(tag, (int, np.integer)) and not isinstance(tag, bool):
+        i = int(tag)
+    else:
+        raise DataError(f"tag {str(tag)[:30]!r} must be a tag name or index")
+    if not 0 <= i < len(TAG_NAMES):
+        raise DataError(f"tag index {i} is out of range 0-{len(TAG_NAMES) - 1}")
+    if isinstance(percent, bool) or not isinstance(percent, (int, float, np.floating)):
+        raise DataError(f"the slider value {str(percent)[:30]!r} is not a number")
+    values = session.slider_values().copy()
+    values[i] = float(percent)
+    return apply_sliders(ctx, session, values)
+
+
+def sync_sliders(session: Session) -> tuple[Session, list[float | None]]:
+    """After an edit: the slider values the page must update (None = leave it)."""
+    return st.slider_sync(session)
+
+
+def _tag(name: str) -> int:
+    if not isinstance(name, str) or not name:
+        raise DataError("choose a tag first")
+    return next(iter(st.tag_indices([name], what="tag")))
+
+
+def zero(ctx: AppContext, session: Session, tag: str) -> View:
+    edit = st.zero_tag(_require(session), _tag(tag), session.locked)
+    return refresh(ctx, session.with_profile(edit.profile), edit.notes)
+
+
+def boost(ctx: AppContext, session: Session, tag: str) -> View:
+    edit = st.boost_tag(_require(session), _tag(tag), session.locked)
+    return refresh(ctx, session.with_profile(edit.profile), edit.notes)
+
+
+def set_locks(session: Session, names: Sequence[str] | None) -> Session:
+    """Locks change no weight by themselves, only how later edits renormalize."""
+    return replace(session, locked=st.tag_indices(names or [], what="locked tags"))
+
+
+def reset(ctx: AppContext, session: Session) -> View:
+    """Back to the inferred profile, locks released."""
+    _require(session)
+    assert session.inferred is not None
+    return refresh(ctx, replace(session, locked=frozenset()).with_profile(session.inferred))
+
+
+# --------------------------------------------------------------------------- files & links
+
+
+def _prune(folder: Path, max_age_s: float) -> None:
+    now = time.time()
+    for old in folder.glob("*"):
+        try:
+            if now - old.stat().st_mtime > max_age_s:
+                shutil.rmtree(old, ignore_errors=True)
+        except FileNotFoundError:
+            pass
+
+
+def export_profile(ctx: AppContext, session: Session) -> Path:
+    """The profile as a JSON file the page offers for download."""
+    text = st.export_json(session)
+    root = Path(ctx.config.export_dir)
+    root.mkdir(parents=True, exist_ok=True)
+    _prune(root, ctx.config.export_max_age_s)
+    path = Path(tempfile.mkdtemp(dir=root)) / "apron-profile.json"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def import_profile(ctx: AppContext, path: str | None) -> Start:
+    """A profile from an exported JSON file; its history (if any) is checked against the
+    catalog and re-inferred, so 'reset' returns to what those songs say."""
+    if not path:
+        raise DataError("choose a profile file (.json) written by Export")
+    file = Path(path)
+    size = file.stat().st_size
+    if size > st.MAX_JSON_BYTES:
+        raise DataError(
+            f"the profile file is {size:,} bytes, more than {st.MAX_JSON_BYTES:,}: "
+            "use a file written by Export"
+        )
+    imported = st.import_json(file.read_bytes())
+    ctx.engine.song_index(imported.history)
+    inferred = ctx.engine.profile(imported.history) if imported.history else imported.profile
+    source = imported.source or "an imported profile"
+    session = Session(
+        inferred=inferred, locked=imported.locked, history=imported.history, source=source
+    ).with_profile(imported.profile)
+    history = render_history(
+        imported.history,
+        ctx.songs,
+        heading=f"Imported profile ({len(imported.history)} history songs)",
+        audio_note=ctx.audio_note,
+    )
+    return Start(refresh(ctx, session), history, None)
+
+
+def share_query(session: Session) -> str:
+    """The query string that reopens this profile (and its locks) in another browser."""
+    return "?p=" + st.encode_share(_require(session), session.locked)
+
+
+def play(ctx: AppContext, song_id: str) -> str:
+    """The shared player's HTML for a catalog song (rendered on first request)."""
+    path = ctx.audio.path(song_id)
+    return render_player(song_id, ctx.songs[song_id], static_url(path))
+
+
+def recommend_api(
+    ctx: AppContext, weights: Sequence[float], exclude: Sequence[str] | None, k: int
+) -> dict:
+    """Stateless recommendations for API clients: 80 weights in, the top-k out."""
+    rec = ctx.engine.recommend(weights, k=k, exclude=list(exclude or []), explain=True)
+    return {
+        "song_ids": rec.song_ids,
+        "titles": [ctx.songs[s].title for s in rec.song_ids],
+        "artists": [ctx.songs[s].artist for s in rec.song_ids],
+        "because": [e.text for e in rec.explanations],
+        "scores": [round(float(v), 5) for v in rec.scores],
+        "tag_mix": {TAG_NAMES[i]: round(float(v), 5) for i, v in enumerate(rec.tag_mix) if v > 0},
+    }

@@ -1,0 +1,351 @@
+"""Profile edits and their encodings, as pure functions (no Gradio): what one session holds,
+how a slider move, a lock, a zero or a boost changes the profile, and how a profile
+travels as JSON or in a URL.
+
+Edit rule (the one the sliders follow, tested in tests/test_ui_state.py): tags are
+ranked in tiers — locked tags first, then the tags the listener just moved, then the
+rest. Walking the tiers in that order, a tier keeps its weights while they fit in what
+is left of 1; the last tier that has any weight is scaled to fill exactly what is left
+(so the untouched tags share the rest in proportion to their weights). A tier that does
+not fit is scaled down to fit and every later tier gets 0. Each time a kept tier has to
+be rescaled, the edit returns a note saying so. Zero and boost follow DESIGN.md §3's
+rule instead: scale ŵ_t (×0, ×2) and renormalize, locked tags kept.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import math
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from apron_core.errors import DataError
+from apron_core.tags import TAG_NAMES, K
+
+STEP_PCT = 0.01  # slider resolution, in percent of the profile
+MAX_WEIGHT = 1e6  # same bound as Engine.check_profile: larger is a typo or an overflow
+BOOST_FACTOR = 2.0
+BOOST_FLOOR = 1.0 / K  # a boosted tag gets at least a uniform share before renormalizing
+PROFILE_FORMAT = "apron-studio-profile"
+PROFILE_VERSION = 1
+MAX_JSON_BYTES = 64 * 1024
+MAX_HISTORY = 5000
+MAX_SONG_ID_CHARS = 64
+SHARE_VERSION = 1
+_SHARE_SCALE = 65535  # weights travel as uint16 fractions of the largest weight
+_LOCK_BYTES = (K + 7) // 8
+MAX_SHARE_CHARS = 400
+
+
+@dataclass(frozen=True)
+class Session:
+    """Everything one browser tab holds (kept in gr.State, never in globals).
+
+    `shown` is what the sliders on the page display (percent, rounded to STEP_PCT; None
+    before the first sync): comparing incoming slider values with it tells which ones the
+    listener moved, and `slider_sync` sends only the sliders that must catch up."""
+
+    inferred: np.ndarray | None = None  # (80,) profile inferred from history / uploads
+    profile: np.ndarray | None = None  # (80,) current (edited) profile, sums to 1
+    shown: np.ndarray | None = None  # (80,) what the sliders display, percent
+    locked: frozenset[int] = frozenset()
+    history: tuple[str, ...] = ()  # catalog songs excluded from recommendations
+    source: str = ""  # where the profile came from, for the page and the export
+    last_recs: tuple[str, ...] = ()  # previous top-k, for the entered/left markers
+    notes: tuple[str, ...] = field(default=(), compare=False)
+
+    @property
+    def ready(self) -> bool:
+        return self.profile is not None
+
+    def with_profile(self, profile: np.ndarray) -> Session:
+        """The same session with a new profile; the sliders catch up with `slider_sync`."""
+        return replace(self, profile=np.asarray(profile, dtype=np.float64))
+
+    def slider_values(self) -> np.ndarray:
+        """What the sliders show now (the profile's values before the first sync)."""
+        if self.shown is not None:
+            return self.shown
+        if self.profile is None:
+            raise DataError("there is no profile yet: pick a demo listener or build your own")
+        return to_percent(self.profile)
+
+
+@dataclass(frozen=True)
+class Edit:
+    profile: np.ndarray  # (80,) sums to 1
+    notes: tuple[str, ...] = ()
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def coerce_weights(values, *, what: str = "weights", max_value: float = MAX_WEIGHT) -> np.ndarray:
+    """`values` as (80,) float64, finite, in [0, max_value]; DataError naming the bad entry."""
+    if values is None or isinstance(values, (str, bytes)):
+        raise DataError(f"{what} must be {K} numbers, one per tag; got {type(values).__name__}")
+    try:
+        w = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError) as e:
+        raise DataError(f"{what} must be {K} numbers, one per tag ({e})") from None
+    if w.shape != (K,):
+        raise DataError(f"{what} has shape {w.shape}: it must be {K} numbers, one per tag")
+    for test, why in (
+        (~np.isfinite(w), "is not a finite number"),
+        (w < 0, "is negative: weights must be ≥ 0 (0 turns a tag off)"),
+        (w > max_value, f"is above {max_value:g}: weights are shares, use 0-{max_value:g}"),
+    ):
+        bad = np.flatnonzero(test)
+        if bad.size:
+            i = int(bad[0])
+            more = f" ({bad.size} such weights)" if bad.size > 1 else ""
+            raise DataError(f"{what}: the weight of {TAG_NAMES[i]!r} ({w[i]}) {why}{more}")
+    return w
+
+
+def tag_indices(names: Iterable[str], *, what: str = "tags") -> frozenset[int]:
+    """Indices of tag names; DataError naming the unknown ones."""
+    names = list(names)
+    unknown = [n for n in names if not isinstance(n, str) or n not in TAG_NAMES]
+    if unknown:
+        shown = ", ".join(repr(n)[:40] for n in unknown[:5])
+        raise DataError(f"{what}: unknown tag(s) {shown}: use names from the sliders")
+    return frozenset(TAG_NAMES.index(n) for n in names)
+
+
+def to_percent(profile: np.ndarray) -> np.ndarray:
+    """Slider values (percent, rounded to STEP_PCT) of a profile."""
+    return np.round(np.asarray(profile, dtype=np.float64) * 100.0, 2)
+
+
+# --------------------------------------------------------------------------- edits
+
+
+def settle(weights, tiers: Sequence[tuple[str, Collection[int]]] = ()) -> Edit:
+    """Sum-1 profile from non-negative weights, keeping the tiers' weights in priority
+    order (see the module doc); tags in no tier form the last tier."""
+    w = coerce_weights(weights)
+    if w.sum() <= 0:
+        raise DataError("every weight is 0: raise at least one tag above 0 (or reset)")
+    taken = np.zeros(K, dtype=bool)
+    groups: list[tuple[str, np.ndarray]] = []
+    for name, members in tiers:
+        mask = np.zeros(K, dtype=bool)
+        mask[[int(i) for i in members]] = True
+        mask &= ~taken
+        taken |= mask
+        if mask.any():
+            groups.append((name, mask))
+    groups.append(("the other tags", ~taken))
+    masses = [float(w[m].sum()) for _, m in groups]
+    last = max(i for i, m in enumerate(masses) if m > 0)
+    out = np.zeros(K)
+    room = 1.0
+    notes: list[str] = []
+    for i, ((name, mask), mass) in enumerate(zip(groups, masses, strict=True)):
+        if i == last:
+            out[mask] = w[mask] * (room / mass)
+            if i < len(groups) - 1 and not math.isclose(room, mass, rel_tol=1e-9):
+                notes.append(
+                    f"Nothing else carries weight, so {name} were scaled from "
+                    f"{100 * mass:.1f}% to fill {100 * room:.1f}%."
+                )
+            break
+        if mass > room * (1 + 1e-12):
+            out[mask] = w[mask] * (room / mass)
+            notes.append(
+                f"{name.capitalize()} add up to {100 * mass:.1f}%, more than the "
+                f"{100 * room:.1f}% left: scaled them down to fit; the rest get 0."
+            )
+            break
+        out[mask] = w[mask]
+        room -= mass
+    return Edit(out / out.sum(), tuple(notes))
+
+
+def slider_sync(session: Session) -> tuple[Session, list[float | None]]:
+    """Slider values that make the page show the profile: None where a slider already
+    shows its value. Returns the session that records what the page now shows."""
+    if session.profile is None:
+        raise DataError("there is no profile yet: pick a demo listener or build your own")
+    target = to_percent(session.profile)
+    if session.shown is None:
+        updates: list[float | None] = [float(v) for v in target]
+    else:
+        updates = [
+            float(t) if abs(t - s) > STEP_PCT / 2 else None
+            for t, s in zip(target, session.shown, strict=True)
+        ]
+    return replace(session, shown=target), updates
+
+
+def moved_tags(shown_pct: np.ndarray, raw_pct: np.ndarray) -> np.ndarray:
+    """Indices of sliders whose value differs from what the page last showed."""
+    return np.flatnonzero(np.abs(np.asarray(raw_pct) - np.asarray(shown_pct)) > STEP_PCT / 2)
+
+
+def slider_edit(
+    profile: np.ndarray, shown_pct: np.ndarray, raw_pct, locked: Collection[int] = ()
+) -> Edit:
+    """The profile after the listener moved sliders: raw_pct holds all 80 slider values
+    (percent). Moved tags keep their new value, locked tags theirs, the rest rescale."""
+    raw = coerce_weights(raw_pct, what="slider values", max_value=100.0)
+    moved = moved_tags(shown_pct, raw)
+    if moved.size == 0:
+        return Edit(np.asarray(profile, dtype=np.float64))
+    w = np.asarray(profile, dtype=np.float64).copy()
+    w[moved] = raw[moved] / 100.0
+    if w.sum() <= 0:
+        raise DataError("that edit leaves every weight at 0: raise at least one tag above 0")
+    return settle(w, [("locked tags", locked), ("the tags you moved", moved.tolist())])
+
+
+def scale_tag(profile: np.ndarray, tag: int, factor: float, locked: Collection[int] = ()) -> Edit:
+    """ŵ_tag × factor (a boost lifts a zero weight to BOOST_FLOOR first), then renormalize
+    with the other locked tags kept (DESIGN.md §3's edit)."""
+    if not 0 <= tag < K:
+        raise DataError(f"tag index {tag} is out of range 0-{K - 1}")
+    w = np.asarray(profile, dtype=np.float64).copy()
+    w[tag] = 0.0 if factor == 0 else max(w[tag], BOOST_FLOOR) * factor
+    if w.sum() <= 0:
+        raise DataError(f"zeroing {TAG_NAMES[tag]!r} would leave no weight at all")
+    return settle(w, [("locked tags", set(locked) - {tag})])
+
+
+def zero_tag(profile: np.ndarray, tag: int, locked: Collection[int] = ()) -> Edit:
+    return scale_tag(profile, tag, 0.0, locked)
+
+
+def boost_tag(profile: np.ndarray, tag: int, locked: Collection[int] = ()) -> Edit:
+    return scale_tag(profile, tag, BOOST_FACTOR, locked)
+
+
+# --------------------------------------------------------------------------- JSON
+
+
+@dataclass(frozen=True)
+class ImportedProfile:
+    profile: np.ndarray  # (80,) sums to 1
+    locked: frozenset[int]
+    history: tuple[str, ...]
+    source: str
+
+
+def export_json(session: Session) -> str:
+    """The session's profile as a small, human-readable JSON document."""
+    if session.profile is None:
+        raise DataError("there is no profile to export yet: pick a listener first")
+    doc = {
+        "format": PROFILE_FORMAT,
+        "version": PROFILE_VERSION,
+        "weights": {t: round(float(v), 6) for t, v in zip(TAG_NAMES, session.profile, strict=True)},
+        "locked": [TAG_NAMES[i] for i in sorted(session.locked)],
+        "history": list(session.history),
+        "source": session.source,
+    }
+    return json.dumps(doc, indent=1, ensure_ascii=False)
+
+
+def _reject_constant(name: str):
+    raise DataError(f"the profile file contains {name}: every weight must be a finite number")
+
+
+def import_json(data: str | bytes) -> ImportedProfile:
+    """Parse and validate an exported profile; DataError saying what is wrong with it."""
+    raw = data.encode() if isinstance(data, str) else bytes(data)
+    if len(raw) > MAX_JSON_BYTES:
+        raise DataError(
+            f"the profile file is {len(raw):,} bytes, more than {MAX_JSON_BYTES:,}: "
+            "use a file written by Export"
+        )
+    try:
+        doc = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+    except UnicodeDecodeError:
+        raise DataError(
+            "the profile file is not UTF-8 text: use a file written by Export"
+        ) from None
+    except (json.JSONDecodeError, RecursionError) as e:
+        raise DataError(f"the profile file is not valid JSON ({str(e)[:80]})") from None
+    if not isinstance(doc, dict) or doc.get("format") != PROFILE_FORMAT:
+        raise DataError(
+            f"this JSON is not an APRON Studio profile (needs format={PROFILE_FORMAT!r})"
+        )
+    if doc.get("version") != PROFILE_VERSION:
+        raise DataError(
+            f"profile version {str(doc.get('version'))[:20]!r} is not {PROFILE_VERSION}: "
+            "export it again from this version of APRON Studio"
+        )
+    weights = doc.get("weights")
+    if isinstance(weights, dict):
+        tag_indices(weights, what="profile weights")  # unknown names → DataError
+        w = np.zeros(K)
+        for name, value in weights.items():
+            w[TAG_NAMES.index(name)] = _number(value, name)
+    elif isinstance(weights, list) and len(weights) == K:
+        w = np.array([_number(v, TAG_NAMES[i]) for i, v in enumerate(weights)])
+    else:
+        raise DataError(f"'weights' must map tag names to numbers (or list {K} numbers)")
+    locked_names = doc.get("locked", [])
+    if not isinstance(locked_names, list):
+        raise DataError("'locked' must be a list of tag names")
+    locked = tag_indices(locked_names, what="locked tags")
+    history = doc.get("history", [])
+    if not isinstance(history, list) or len(history) > MAX_HISTORY:
+        raise DataError(f"'history' must be a list of at most {MAX_HISTORY} song ids")
+    if any(not isinstance(s, str) or not 0 < len(s) <= MAX_SONG_ID_CHARS for s in history):
+        raise DataError("'history' must hold song ids (short strings such as 'S00001')")
+    source = doc.get("source", "")
+    source = source[:120] if isinstance(source, str) else ""
+    edit = settle(coerce_weights(w, what="profile weights"))
+    return ImportedProfile(edit.profile, locked, tuple(dict.fromkeys(history)), source)
+
+
+def _number(value, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise DataError(f"the weight of {name!r} is {str(value)[:30]!r}, not a number")
+    return float(value)
+
+
+# --------------------------------------------------------------------------- URL
+
+
+def encode_share(profile: np.ndarray, locked: Collection[int] = ()) -> str:
+    """A compact URL-safe code of a profile (and its locks): version byte, 80 uint16
+    weights relative to the largest, optional 10-byte lock mask; base64url, no padding."""
+    w = coerce_weights(profile, what="profile")
+    if w.max() <= 0:
+        raise DataError("cannot share an all-zero profile")
+    q = np.round(w / w.max() * _SHARE_SCALE).astype(">u2")
+    payload = bytes([SHARE_VERSION]) + q.tobytes()
+    if locked:
+        mask = np.zeros(_LOCK_BYTES * 8, dtype=bool)
+        mask[sorted(int(i) for i in locked)] = True
+        payload += np.packbits(mask).tobytes()
+    return base64.urlsafe_b64encode(payload).decode().rstrip("=")
+
+
+def decode_share(code: str) -> tuple[np.ndarray, frozenset[int]]:
+    """Profile and locks from a share code; DataError when it is damaged."""
+    if not isinstance(code, str) or not code or len(code) > MAX_SHARE_CHARS:
+        raise DataError("the shared link is damaged (bad length): ask for the link again")
+    try:
+        payload = base64.urlsafe_b64decode(code + "=" * (-len(code) % 4))
+    except (binascii.Error, ValueError):
+        raise DataError("the shared link is damaged (not base64url): ask for it again") from None
+    if payload[:1] != bytes([SHARE_VERSION]):
+        raise DataError("the shared link comes from another version (or is damaged)")
+    body = payload[1:]
+    if len(body) not in (2 * K, 2 * K + _LOCK_BYTES):
+        raise DataError("the shared link is damaged (wrong length): ask for the link again")
+    q = np.frombuffer(body[: 2 * K], dtype=">u2").astype(np.float64)
+    if q.sum() <= 0:
+        raise DataError("the shared link holds an all-zero profile: ask for the link again")
+    locked: frozenset[int] = frozenset()
+    if len(body) > 2 * K:
+        bits = np.unpackbits(np.frombuffer(body[2 * K :], dtype=np.uint8))  # exactly K bits
+        locked = frozenset(int(i) for i in np.flatnonzero(bits[:K]))
+    return q / q.sum(), locked

@@ -1,0 +1,459 @@
+"""The app's handlers as plain functions, on the shipped demo bundle: every number they
+send to the page must be the engine's, and every bad input a clear DataError/AudioError."""
+
+from __future__ import annotations
+
+import html
+import json
+import logging
+import re
+from dataclasses import replace
+from pathlib import Path
+
+import gradio as gr
+import numpy as np
+import pytest
+import soundfile as sf
+
+from apron_core.engine import Engine
+from apron_core.errors import AudioError, DataError
+from apron_core.tags import CATEGORIES, TAG_NAMES, K, category_indices
+from apron_core.ui import AppConfig, AppContext
+from apron_core.ui import handlers as h
+from apron_core.ui import state as st
+from apron_core.ui.audio import AudioConfig, encode_uploads, prototype_clips
+from apron_core.ui.errors import INTERNAL_MESSAGE, handle_errors
+from apron_core.ui.files import inside
+from apron_core.ui.recommendations import (
+    SongInfo,
+    diff_lists,
+    render_history,
+    render_recommendations,
+)
+
+BUNDLE = Path(__file__).resolve().parents[1] / "assets" / "demo"
+
+
+@pytest.fixture(scope="module")
+def ctx(tmp_path_factory) -> AppContext:
+    root = tmp_path_factory.mktemp("app")
+    config = AppConfig(
+        bundle_dir=BUNDLE,
+        export_dir=root / "exports",
+        audio=AudioConfig(cache_dir=root / "renders", cache_max_bytes=50_000_000),
+    )
+    return AppContext.build(Engine.load(BUNDLE, device="cpu"), config)
+
+
+@pytest.fixture(scope="module")
+def start(ctx) -> h.Start:
+    return h.start_listener(ctx, h.default_listener(ctx))
+
+
+def _rec_ids(recs_html: str) -> list[str]:
+    return re.findall(r'<li class="song [a-z]+" data-song="([^"]+)"', recs_html)
+
+
+def _trace(figures: dict, category: str, name: str) -> list[float]:
+    fig = figures[category]
+    trace = next(t for t in fig["data"] if t["name"] == name)
+    return trace["r"][:-1] if "r" in trace else trace["y"]
+
+
+# --------------------------------------------------------------------------- a listener
+
+
+def test_start_listener_shows_the_engines_numbers(ctx, start):
+    listener = ctx.listeners[h.default_listener(ctx)]
+    session = start.view.session
+    expected = ctx.engine.profile(listener.history)
+    np.testing.assert_allclose(session.profile, expected)
+    np.testing.assert_allclose(session.inferred, expected)
+    rec = ctx.engine.recommend(expected, k=ctx.config.k, exclude=listener.history)
+    assert _rec_ids(start.view.recs_html) == rec.song_ids
+    assert session.last_recs == tuple(rec.song_ids)
+    # the 'because' lines are the engine's explanations
+    for e in rec.explanations[:5]:
+        assert html.escape(e.text) in start.view.recs_html
+    # charts: profile and tag mix, per category, in percent of the whole profile
+    for c in CATEGORIES:
+        idx = category_indices(c)
+        np.testing.assert_allclose(
+            _trace(start.view.radar, c, "your profile"), np.round(expected[idx] * 100, 2)
+        )
+        mix = _trace(start.view.tagmix, c, f"top-{ctx.config.k} tag mix")
+        np.testing.assert_allclose(mix, np.round(rec.tag_mix[idx] * 100, 2))
+    # the history panel lists every history song with a play button
+    for sid in listener.history:
+        assert f'data-song="{sid}"' in start.history_html
+    assert start.listener_id == listener.listener_id
+
+
+def test_first_list_has_no_change_markers(start):
+    assert 'data-status="new"' not in start.view.recs_html
+    assert "Left the list" not in start.view.recs_html
+
+
+@pytest.mark.parametrize("bad", ["U_nope", "", None, 3, "<b>x</b>"])
+def test_unknown_listener(ctx, bad):
+    with pytest.raises(DataError, match="unknown demo listener"):
+        h.start_listener(ctx, bad)
+
+
+# --------------------------------------------------------------------------- slider edits
+
+
+def test_set_weight_edits_and_marks_changes(ctx, start):
+    session = start.view.session
+    rock = TAG_NAMES.index("rock")
+    view = h.set_weight(ctx, session, rock, 60.0)
+    p = view.session.profile
+    assert p[rock] == pytest.approx(0.60)
+    others = np.arange(K) != rock
+    np.testing.assert_allclose(
+        p[others], session.profile[others] * 0.4 / session.profile[others].sum()
+    )
+    new_ids = _rec_ids(view.recs_html)
+    assert new_ids == ctx.engine.recommend(p, k=20, exclude=session.history).song_ids
+    changes = diff_lists(session.last_recs, new_ids)
+    assert changes.entered and changes.left  # a 60 % rock listener gets other songs
+    for sid in changes.entered:
+        assert f'data-song="{sid}" data-status="new"' in view.recs_html
+    assert "Left the list" in view.recs_html
+    for sid in changes.left:
+        assert f'class="left-song" data-song="{sid}"' in view.recs_html
+    assert "edited" in view.recs_html
+    # the slider the listener moved shows their value until the sync
+    assert view.session.shown[rock] == 60.0
+    synced, updates = h.sync_sliders(view.session)
+    assert updates[rock] is None  # already shown
+    assert synced.shown[rock] == 60.0
+
+
+def test_set_weight_by_name_equals_by_index(ctx, start):
+    a = h.set_weight(ctx, start.view.session, "jazz", 25.0)
+    b = h.set_weight(ctx, start.view.session, TAG_NAMES.index("jazz"), 25.0)
+    np.testing.assert_array_equal(a.session.profile, b.session.profile)
+
+
+def test_set_weight_without_change_returns_none(ctx, start):
+    s = start.view.session
+    assert h.set_weight(ctx, s, 0, float(s.slider_values()[0])) is None
+
+
+@pytest.mark.parametrize(
+    "tag, value, fragment",
+    [
+        ("rock", float("nan"), "finite"),
+        ("rock", float("inf"), "finite"),
+        ("rock", -1.0, "negative"),
+        ("rock", 100.5, "above 100"),
+        ("rock", 1e308, "above 100"),
+        ("rock", "12", "not a number"),
+        ("rock", None, "not a number"),
+        ("rock", True, "not a number"),
+        ("rokk", 10.0, "unknown tag"),
+        (K, 10.0, "out of range"),
+        (-1, 10.0, "out of range"),
+        (1.5, 10.0, "tag name or index"),
+        ("", 10.0, "choose a tag"),
+    ],
+)
+def test_set_weight_refuses_bad_input(ctx, start, tag, value, fragment):
+    with pytest.raises(DataError, match=fragment):
+        h.set_weight(ctx, start.view.session, tag, value)
+
+
+def test_edits_need_a_profile(ctx):
+    with pytest.raises(DataError, match="no profile yet"):
+        h.set_weight(ctx, st.Session(), 0, 10.0)
+    with pytest.raises(DataError, match="no profile yet"):
+        h.zero(ctx, st.Session(), "rock")
+
+
+def test_apply_sliders_checks_the_count(ctx, start):
+    with pytest.raises(DataError, match="shape"):
+        h.apply_sliders(ctx, start.view.session, [1.0] * 79)
+
+
+def test_locks_hold_while_another_tag_moves(ctx, start):
+    session = h.set_locks(start.view.session, ["lo-fi", "2010s"])
+    locked = [TAG_NAMES.index("lo-fi"), TAG_NAMES.index("2010s")]
+    view = h.set_weight(ctx, session, "jazz", 40.0)
+    assert view.session.profile[locked] == pytest.approx(session.profile[locked])
+    assert view.session.profile[TAG_NAMES.index("jazz")] == pytest.approx(0.40)
+    with pytest.raises(DataError, match="unknown tag"):
+        h.set_locks(session, ["nope"])
+
+
+def test_zero_boost_and_reset(ctx, start):
+    s = start.view.session
+    t = int(np.argmax(s.profile))
+    zeroed = h.zero(ctx, s, TAG_NAMES[t])
+    assert zeroed.session.profile[t] == 0
+    assert zeroed.session.profile.sum() == pytest.approx(1.0)
+    boosted = h.boost(ctx, s, "jazz")
+    assert boosted.session.profile[TAG_NAMES.index("jazz")] > s.profile[TAG_NAMES.index("jazz")]
+    locked = replace(zeroed.session, locked=frozenset({1}))
+    back = h.reset(ctx, locked)
+    np.testing.assert_allclose(back.session.profile, s.inferred)
+    assert back.session.locked == frozenset()
+    with pytest.raises(DataError, match="choose a tag"):
+        h.zero(ctx, s, None)
+
+
+def test_locked_overflow_note_reaches_the_list(ctx, start):
+    s = h.set_locks(start.view.session, ["rock"])
+    s = h.set_weight(ctx, s, "rock", 90.0).session
+    view = h.set_weight(ctx, s, "jazz", 50.0)  # 90 % locked + 50 % moved cannot fit
+    assert view.notes and "edit-note" in view.recs_html
+    assert view.session.profile[TAG_NAMES.index("rock")] == pytest.approx(0.9)
+    assert view.session.profile.sum() == pytest.approx(1.0)
+
+
+# --------------------------------------------------------------------------- new profiles
+
+
+def test_search_catalog(ctx):
+    sid, info = next(iter(ctx.songs.items()))
+    hits = h.search_catalog(ctx, info.title.split()[0])
+    assert sid in [v for _, v in hits] and len(hits) <= ctx.config.search_limit
+    by_tag = [v for _, v in h.search_catalog(ctx, "jazz piano")]
+    assert by_tag
+    for v in by_tag:  # every word matches the title, artist, year, id or a tag
+        info = ctx.songs[v]
+        text = " ".join([v, info.title, info.artist, str(info.year), *info.tags]).lower()
+        assert "jazz" in text and "piano" in text
+    tagged = [s for s, i in ctx.songs.items() if {"jazz", "piano"} <= set(i.tags)]
+    assert tagged and tagged[0] in by_tag  # matches come in catalog order
+    assert h.search_catalog(ctx, "   ") == []
+    assert h.search_catalog(ctx, "zzzz-no-such-song") == []
+    assert len(h.search_catalog(ctx, "x" * 10_000)) == 0
+    with pytest.raises(DataError):
+        h.search_catalog(ctx, None)
+
+
+def _wav(path: Path, seconds: float, sr: int = 22050, silent: bool = False, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * sr)) / sr
+    y = (
+        0.0 * t
+        if silent
+        else 0.3 * np.sin(2 * np.pi * 220 * t) + 0.05 * rng.standard_normal(t.size)
+    )
+    sf.write(path, y.astype(np.float32), sr)
+    return path
+
+
+def test_build_profile_from_songs(ctx):
+    picked = list(ctx.songs)[:5]
+    start = h.build_profile(ctx, picked, None)
+    np.testing.assert_allclose(start.view.session.profile, ctx.engine.profile(picked))
+    assert start.view.session.history == tuple(picked)
+    assert start.listener_id is None
+    assert not set(picked) & set(_rec_ids(start.view.recs_html))  # history excluded
+
+
+@pytest.mark.parametrize(
+    "picked, fragment",
+    [
+        ([], "pick at least one song"),
+        (None, "pick at least one song"),
+        (["S_nope"], "unknown song"),
+    ],
+)
+def test_build_profile_refuses(ctx, picked, fragment):
+    with pytest.raises(DataError, match=fragment):
+        h.build_profile(ctx, picked, [])
+
+
+def test_build_profile_with_uploads_skips_bad_files(ctx, tmp_path):
+    good = _wav(tmp_path / "tone.wav", 5.0)
+    empty = tmp_path / "empty.wav"
+    empty.write_bytes(b"")
+    text = tmp_path / "notes.mp3"
+    text.write_text("this is not audio at all")
+    corrupt = tmp_path / "corrupt.flac"
+    corrupt.write_bytes(b"fLaC" + np.random.default_rng(1).bytes(4000))
+    silent = _wav(tmp_path / "silence.wav", 3.0, silent=True)
+    files = [str(p) for p in (good, empty, text, corrupt, silent)]
+    start = h.build_profile(ctx, [], files)
+    emb = ctx.engine.encode(good)[None]
+    np.testing.assert_allclose(start.view.session.profile, ctx.engine.profile([], embeddings=emb))
+    notes = " ".join(start.view.notes)
+    for name in ("empty.wav", "notes.mp3", "corrupt.flac", "silence.wav"):
+        assert name in notes
+    assert str(tmp_path) not in notes  # the server's folders stay private
+    assert "tone.wav" in start.history_html and "1 upload" in start.view.session.source
+
+
+def test_build_profile_with_only_bad_uploads(ctx, tmp_path):
+    empty = tmp_path / "a.wav"
+    empty.write_bytes(b"")
+    with pytest.raises(DataError, match=r"none of the uploaded files.*a\.wav.*empty"):
+        h.build_profile(ctx, None, [str(empty)])
+
+
+def test_two_hour_upload_is_refused_quickly(ctx, tmp_path):
+    path = tmp_path / "long.flac"
+    sr = 8000
+    with sf.SoundFile(path, "w", samplerate=sr, channels=1, format="FLAC") as f:
+        block = np.zeros(sr * 600, dtype=np.int16)
+        for _ in range(12):  # 2 hours of digital silence, a few kB as FLAC
+            f.write(block)
+    enc = encode_uploads([path], ctx.engine.encode, ctx.config.audio)
+    assert enc.embeddings is None
+    assert "long.flac" in enc.problems[0] and "limit" in enc.problems[0]
+
+
+def test_too_many_uploads(ctx, tmp_path):
+    paths = [str(_wav(tmp_path / f"{i}.wav", 1.5, seed=i)) for i in range(11)]
+    with pytest.raises(DataError, match="11 files uploaded; the limit is 10"):
+        h.build_profile(ctx, [], paths)
+
+
+def test_oversized_upload(ctx, tmp_path):
+    big = tmp_path / "big.wav"
+    big.write_bytes(b"\0" * 2048)
+    tiny = replace(ctx.config.audio, max_upload_bytes=1024)
+    enc = encode_uploads([big], ctx.engine.encode, tiny)
+    assert "over the" in enc.problems[0]
+
+
+# --------------------------------------------------------------------------- links and files
+
+
+def test_share_link_round_trip(ctx, start):
+    s = h.set_locks(h.set_weight(ctx, start.view.session, "jazz", 30.0).session, ["jazz"])
+    query = h.share_query(s)
+    assert query.startswith("?p=")
+    loaded = h.page_load(ctx, query[3:])
+    np.testing.assert_allclose(loaded.view.session.profile, s.profile, atol=1e-4)
+    assert loaded.view.session.locked == {TAG_NAMES.index("jazz")}
+    assert loaded.listener_id is None and loaded.view.notes == ()
+
+
+@pytest.mark.parametrize("code", ["garbage!!", "AQ", "<script>alert(1)</script>", "A" * 5000])
+def test_tampered_link_falls_back_to_the_default(ctx, code):
+    loaded = h.page_load(ctx, code)
+    assert loaded.listener_id == h.default_listener(ctx)
+    assert "shared link" in loaded.view.notes[0]
+    assert "<script>" not in loaded.view.recs_html
+
+
+def test_page_load_without_link(ctx):
+    assert h.page_load(ctx, None).listener_id == h.default_listener(ctx)
+
+
+def test_export_import_round_trip(ctx, start):
+    s = h.set_locks(h.zero(ctx, start.view.session, "lo-fi").session, ["rock"])
+    path = h.export_profile(ctx, s)
+    assert inside(path, ctx.config.export_dir) and path.suffix == ".json"
+    loaded = h.import_profile(ctx, str(path))
+    np.testing.assert_allclose(loaded.view.session.profile, s.profile, atol=1e-5)
+    np.testing.assert_allclose(loaded.view.session.inferred, s.inferred)  # re-inferred
+    assert loaded.view.session.locked == {TAG_NAMES.index("rock")}
+    assert loaded.view.session.history == s.history
+
+
+def test_import_refuses_bad_files(ctx, tmp_path):
+    big = tmp_path / "big.json"
+    big.write_bytes(b" " * (st.MAX_JSON_BYTES + 10))
+    with pytest.raises(DataError, match="more than"):
+        h.import_profile(ctx, str(big))
+    unknown = tmp_path / "unknown.json"
+    doc = {"format": st.PROFILE_FORMAT, "version": 1, "weights": {"rock": 1}, "history": ["S_x"]}
+    unknown.write_text(json.dumps(doc))
+    with pytest.raises(DataError, match="unknown song"):
+        h.import_profile(ctx, str(unknown))
+    with pytest.raises(DataError, match="choose a profile file"):
+        h.import_profile(ctx, None)
+
+
+# --------------------------------------------------------------------------- audio
+
+
+def test_play_renders_into_the_cache(ctx, start):
+    sid = start.view.session.last_recs[0]
+    player = h.play(ctx, sid)
+    url = re.search(r'src="([^"]+)"', player).group(1)
+    path = Path(url.split("file=", 1)[1].replace("%20", " "))
+    assert path.is_file() and inside(path, ctx.audio.folder)
+    y, sr = sf.read(path)
+    assert sr == 22050 and len(y) > sr and np.abs(y).max() > 0.01
+
+
+@pytest.mark.parametrize("bad", ["../../etc/passwd", "/etc/passwd", "S99999", "", None, 42])
+def test_play_refuses_anything_but_a_catalog_id(ctx, bad):
+    with pytest.raises(DataError, match="unknown song id"):
+        h.play(ctx, bad)
+
+
+def test_prototype_clips_stay_in_their_folder(ctx, tmp_path):
+    assert len(ctx.clips) == K
+    assert all(inside(p, ctx.prototype_dir) for p in ctx.clips.values())
+    outside = tmp_path / "secret.ogg"
+    outside.write_bytes(b"x")
+    tampered = [replace(ctx.engine.bundle.prototypes[0], file=f"../../../../{outside}")]
+    assert prototype_clips(tampered, ctx.prototype_dir) == {}
+
+
+def test_recommend_api(ctx):
+    out = h.recommend_api(ctx, [1.0] * K, [], 5)
+    assert len(out["song_ids"]) == 5 and len(out["because"]) == 5
+    with pytest.raises(DataError):
+        h.recommend_api(ctx, [1.0] * 79, [], 5)
+    with pytest.raises(DataError, match="unknown song"):
+        h.recommend_api(ctx, [1.0] * K, ["nope"], 5)
+
+
+# --------------------------------------------------------------------------- rendering and errors
+
+
+def test_lists_escape_catalog_text():
+    songs = {
+        "S1": SongInfo(title="<img src=x onerror=alert(1)>", artist="A&B", year=1999, tags=("<b>",))
+    }
+    out = render_recommendations(
+        ["S1"], ["because <i>"], songs, diff_lists([], ["S1"]), heading="<h1>", notes=["<script>"]
+    )
+    out += render_history(["S1"], songs, heading="<x>", extra=["<evil>.wav"])
+    assert "<img" not in out and "<script>" not in out and "<b>" not in out
+    assert "&lt;img" in out and "A&amp;B" in out
+
+
+def test_error_decorator():
+    @handle_errors
+    def refuses():
+        raise DataError("bad <value>")
+
+    with pytest.raises(gr.Error) as e:
+        refuses()
+    assert e.value.message == "bad &lt;value&gt;" and e.value.title == "Invalid input"
+
+    @handle_errors
+    def crashes():
+        raise RuntimeError("secret internals /etc/shadow")
+
+    with pytest.raises(gr.Error) as e:
+        crashes()
+    assert "secret" not in e.value.message and "Traceback" not in e.value.message
+    assert e.value.message.startswith(INTERNAL_MESSAGE.split("{")[0])
+
+    @handle_errors
+    def audio():
+        raise AudioError("file is silent")
+
+    with pytest.raises(gr.Error, match="silent"):
+        audio()
+
+
+def test_error_decorator_logs_unexpected(caplog):
+    @handle_errors
+    def crashes():
+        raise KeyError("boom")
+
+    with caplog.at_level(logging.ERROR, logger="apron_studio"), pytest.raises(gr.Error) as e:
+        crashes()
+    ref = re.search(r"reference (\w+)", e.value.message).group(1)
+    assert ref in caplog.text and "KeyError" in caplog.text
