@@ -18,7 +18,7 @@ from pathlib import Path
 # Must be set before torch is imported.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from apron_core.ui.audio import AudioConfig  # noqa: E402
+from apron_core.ui.audio import AudioConfig
 
 HERE = Path(__file__).resolve().parent
 
