@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 WORLD ?= data/world
 
-.PHONY: help setup system venv test test-fast lint world report bundle baselines sweep benchmark clean
+.PHONY: help setup system venv test test-fast lint world report bundle baselines sweep benchmark msd clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -62,6 +62,9 @@ sweep: venv  ## APRON λ_control sweep into runs/sweep (for the Pareto plot)
 
 benchmark: venv  ## evaluate the bundle, baselines and sweep → reports/benchmark.md
 	$(PY) -m training.evaluate --world $(WORLD) --bundle assets/demo --runs runs
+
+msd: venv  ## Million Song Dataset files in data/msd/raw → data/msd/prepared (docs/msd.md)
+	$(PY) -m training.prepare_msd --msd-dir data/msd/raw
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,7 +1,10 @@
 """Everything a model trains and is evaluated on, aligned to one song order.
 
-``load_world_dataset`` is the demo world's adapter: the split's song vocabulary
-(``unique_sid``) fixes the order of songs in embeddings, tag matrices and catalog.
+``load_dataset`` reads either kind of data folder: a built demo world, or a folder
+prepared from a generic source (``python -m training.prepare``; the MSD goes this way).
+``load_world_dataset`` accepts both too, so ``--world`` of the training and evaluation
+commands takes a prepared folder unchanged. The split's song vocabulary (``unique_sid``)
+fixes the order of songs in embeddings, tag matrices and catalog.
 """
 
 from __future__ import annotations
@@ -44,12 +47,24 @@ class Dataset:
         return data.heldout_matrices(self.split, part)
 
 
+def load_dataset(folder: Path, *, rule: str | None = None) -> Dataset:
+    """A built world or a prepared folder; ``rule`` picks the prototype rule (default: its own)."""
+    return load_world_dataset(folder, rule=rule)
+
+
 def load_world_dataset(world: Path, *, rule: str | None = None) -> Dataset:
-    """Read a built world folder; ``rule`` picks the prototype rule (default: the world's)."""
+    """Read a built world folder (or a prepared one, see ``apron_core.sources.prepared``);
+    ``rule`` picks the prototype rule (default: the folder's)."""
+    from apron_core.sources.prepared import is_prepared, load_prepared_dataset
+
+    if is_prepared(world):
+        return load_prepared_dataset(world, rule=rule)
     paths = WorldPaths(world)
     if not paths.build_report.is_file():
         raise DataError(
-            f"{world} is not a built world: run `python -m training.build_world --output {world}`"
+            f"{world} is neither a built world nor a prepared folder: run "
+            f"`python -m training.build_world --output {world}` or "
+            f"`python -m training.prepare --source SOURCE --output {world}`"
         )
     cfg = json.loads(paths.config.read_text())
     rule = rule or cfg["prototype_rule"]

@@ -128,6 +128,11 @@ def train_apron_bundle(args: argparse.Namespace) -> dict:
         evaluation=evaluation,
         meta={"train": dataclasses.asdict(cfg), "source": ds.source, "seed": args.seed},
     )
+    clips = ds.source.get("prototype_clips")
+    if clips:  # a prepared real-data folder: the app looks for clips in <bundle>/prototypes
+        import shutil
+
+        shutil.copytree(clips, out / "prototypes", dirs_exist_ok=True)
     return evaluation
 
 
