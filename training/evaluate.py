@@ -153,7 +153,7 @@ def plots(results: list[dict], sweep: list[dict], train_log: list[dict], out: Pa
     import matplotlib.pyplot as plt
 
     saved = []
-    fig, ax = plt.subplots(figsize=(6, 4.5), constrained_layout=True)
+    fig, ax = plt.subplots(figsize=(9, 4.5), constrained_layout=True)
     for lam_edit in sorted({s.get("lambda_edit", 0.0) for s in sweep}):
         series = [s for s in sweep if s.get("lambda_edit", 0.0) == lam_edit]
         xs = [s["ndcg@100"] for s in series]
@@ -176,7 +176,7 @@ def plots(results: list[dict], sweep: list[dict], train_log: list[dict], out: Pa
     ax.set_xlabel("NDCG@100 (test users)")
     ax.set_ylabel("relative Δ@20, observed tags (%)")
     ax.set_title("Accuracy vs controllability")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0))
     saved.append(out / "pareto.png")
     fig.savefig(saved[-1], dpi=110)
     plt.close(fig)
