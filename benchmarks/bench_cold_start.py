@@ -1,0 +1,108 @@
+"""Cold start of the app: `python app.py` spawned → the page and its config served
+(HTTP 200 on / and /config, what a browser fetches first) → the first recommendation
+(a demo listener's list, what the page asks for on load), and the server's resident
+memory right after it. Repeated N times (a fresh process each time); prints each run and
+the median. The first run may also pay for a cold OS file cache.
+
+python -m benchmarks.bench_cold_start            # 3 runs
+python -m benchmarks.bench_cold_start --runs 5 --bundle assets/demo
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import numpy as np
+from tqdm.auto import tqdm
+
+if __package__ in (None, ""):  # run as a file, not with -m: make the repository importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from apron_core.errors import ApronError
+from benchmarks._app_process import AppProcess, AppProcessConfig
+from benchmarks.bench_load import Endpoints, Session
+
+TARGET_READY_S = 15.0
+TARGET_RSS_MB = 1536.0  # 1.5 GB
+
+
+@dataclass(frozen=True)
+class ColdStart:
+    ready_s: float  # spawn → / and /config both 200
+    first_rec_s: float  # spawn → first recommendation list returned
+    rss_mb: float  # server RSS after the first recommendation
+
+
+def one_start(bundle: Path, timeout_s: float, log_dir: Path, i: int) -> ColdStart:
+    config = AppProcessConfig(
+        bundle=bundle, startup_timeout_s=timeout_s, log_path=log_dir / f"app{i}.log"
+    )
+    with AppProcess.start(config) as app:
+        with httpx.Client(timeout=timeout_s) as http:
+            ep = Endpoints.discover(http, app.url)
+        visitor = Session(app.url, f"coldstart{i}")
+        try:
+            out = visitor.queued(ep.listener_fn, [ep.listener_ids[0]])
+        finally:
+            visitor.close()
+        first = time.perf_counter() - app.started_at
+        if not isinstance(out[1], str) or '<li class="song' not in out[1]:
+            raise ApronError(f"the first recommendation came back empty: {str(out[1])[:80]!r}")
+        return ColdStart(app.ready_s or float("nan"), first, app.rss_bytes() / 2**20)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--runs", type=int, default=3, help="fresh starts (default 3)")
+    ap.add_argument("--bundle", type=Path, default=Path("assets/demo"), help="bundle it serves")
+    ap.add_argument("--timeout", type=float, default=180.0, help="seconds one start may take")
+    args = ap.parse_args(argv)
+    if args.runs < 1 or args.timeout <= 0:
+        ap.error(f"need --runs ≥ 1 and --timeout > 0 (got {args.runs}, {args.timeout:g})")
+    if not (args.bundle / "bundle.json").is_file():
+        ap.error(f"--bundle {args.bundle}: no bundle.json there (default: assets/demo)")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    load1, load5, _ = os.getloadavg()
+    print(
+        f"python app.py --bundle {args.bundle}; {args.runs} fresh starts; {os.cpu_count()} "
+        f"CPUs, load average {load1:.1f} (1 min) {load5:.1f} (5 min): other jobs share them"
+    )
+    runs: list[ColdStart] = []
+    try:
+        with tempfile.TemporaryDirectory(prefix="apron_cold_") as logs:
+            for i in tqdm(range(args.runs), desc="starts", file=sys.stderr):
+                runs.append(one_start(args.bundle, args.timeout, Path(logs), i))
+    except (ApronError, httpx.HTTPError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    lines = [
+        "| run | page + config served (s) | first recommendation (s) | RSS after it (MB) |",
+        "|---|---:|---:|---:|",
+    ]
+    for i, r in enumerate(runs, 1):
+        lines.append(f"| {i} | {r.ready_s:.1f} | {r.first_rec_s:.1f} | {r.rss_mb:.0f} |")
+    ready = float(np.median([r.ready_s for r in runs]))
+    first = float(np.median([r.first_rec_s for r in runs]))
+    rss = float(np.median([r.rss_mb for r in runs]))
+    lines.append(f"| median | {ready:.1f} | {first:.1f} | {rss:.0f} |")
+    print("\n" + "\n".join(lines))
+    print(
+        f"\ntargets: served ≤ {TARGET_READY_S:g} s {'✓' if ready <= TARGET_READY_S else '✗'}; "
+        f"RSS ≤ {TARGET_RSS_MB / 1024:g} GB {'✓' if rss <= TARGET_RSS_MB else '✗'}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,385 @@
+"""The app in a real browser (headless Chromium through Playwright), as a visitor uses it:
+hear a prototype, move sliders, switch listeners, upload audio, export/import, and the
+clear message (and a page that still works) after every kind of bad input.
+
+One `python app.py` per module on a free port (its log is printed when a test fails),
+one Chromium per module, a fresh browser context (own Gradio session) per test.
+Chromium comes from the system package: `apt-get install chromium`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
+
+from apron_core.errors import ApronError
+from apron_core.tags import CATEGORIES
+from benchmarks._app_process import AppProcess, AppProcessConfig
+from benchmarks.bench_browser import (
+    chart_signature,
+    launch_chromium,
+    open_category,
+    set_slider,
+    slider_box,
+    song_ids,
+    wait_charts,
+)
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+TIMEOUT_MS = 30_000  # one step on a 2-core machine shared with other jobs
+
+
+# --------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory) -> Iterator[AppProcess]:
+    root = tmp_path_factory.mktemp("app")
+    config = AppProcessConfig(log_path=root / "app.log", cache_dir=root / "renders")
+    try:
+        server = AppProcess.start(config)
+    except ApronError as e:
+        pytest.fail(str(e), pytrace=False)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as pw:
+        try:
+            chromium = launch_chromium(pw)
+        except ApronError as e:
+            pytest.fail(f"the browser tests need Chromium: {e}", pytrace=False)
+        yield chromium
+        chromium.close()
+
+
+@dataclass
+class Tab:
+    """A page plus what its console said (errors fail the test that opened it)."""
+
+    page: Page
+    errors: list[str] = field(default_factory=list)
+    console: list[str] = field(default_factory=list)
+
+    def on_console(self, msg: ConsoleMessage) -> None:
+        self.console.append(f"{msg.type}: {msg.text}")
+        if msg.type == "error":
+            self.errors.append(f"console.error: {msg.text} ({msg.location.get('url', '')})")
+
+
+@pytest.fixture
+def tab(app: AppProcess, browser: Browser) -> Iterator[Tab]:
+    """The app in a fresh context; after the test, the app's log and the page's console
+    of this test are printed (pytest shows them only when the test failed)."""
+    start = len(app.log_text())
+    context = browser.new_context(viewport={"width": 1400, "height": 2600})
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    t = Tab(page)
+    page.on("console", t.on_console)
+    page.on("pageerror", lambda e: t.errors.append(f"uncaught: {e}"))
+    yield t
+    context.close()
+    print(f"--- app log during this test ({app.log_path})\n{app.log_text()[start:]}")
+    print("--- browser console\n" + "\n".join(t.console))
+
+
+def load(tab: Tab, url: str) -> Page:
+    tab.page.goto(url)
+    tab.page.wait_for_selector("#recs li.song")
+    return tab.page
+
+
+def wait_new_list(page: Page, old: list[str]) -> list[str]:
+    """Until the recommended song ids differ from `old`; returns them."""
+    page.wait_for_function(
+        """old => {
+             const ids = Array.from(document.querySelectorAll('#recs li.song[data-song]'))
+               .map((e) => e.dataset.song);
+             return ids.length > 0 && ids.join(',') !== old.join(',');
+           }""",
+        arg=old,
+    )
+    return song_ids(page)
+
+
+def wait_heading(page: Page, pattern: str) -> str:
+    page.wait_for_function(
+        """re => new RegExp(re).test(
+             (document.querySelector('#recs .list-head') || {}).textContent || '')""",
+        arg=pattern,
+    )
+    return page.locator("#recs .list-head").inner_text()
+
+
+def toast(page: Page, kind: str, text: str) -> str:
+    """The text of a Gradio toast of `kind` (error/warning) containing `text`."""
+    body = page.locator(f"[data-testid=toast-body].{kind}", has_text=text)
+    body.first.wait_for()
+    message = body.first.inner_text()
+    assert "Traceback" not in message and 'File "' not in message, message
+    return message
+
+
+def still_works(page: Page) -> None:
+    """A big slider edit still changes the list (the session and server survived)."""
+    before = song_ids(page)
+    set_slider(page, "metal", 60)
+    wait_new_list(page, before)
+    wait_heading(page, "edited")
+
+
+def slider_values(page: Page) -> dict[str, str]:
+    """Every prototype slider's number box (each tab opened in turn: Gradio mounts a
+    tab's sliders when it is first shown)."""
+    values: dict[str, str] = {}
+    for category in CATEGORIES:
+        open_category(page, category)
+        values.update(
+            page.locator(f"#tab-{category} .tag-slider").evaluate_all(
+                "els => els.map((e) => [e.id, e.querySelector('input[type=number]').value])"
+            )
+        )
+    return values
+
+
+def choose_listener(page: Page, skip: str) -> str:
+    """Pick, through the dropdown, the first demo listener other than `skip`."""
+    page.locator("#listener-select input").click()
+    options = page.get_by_role("option")
+    options.first.wait_for()
+    for text in options.all_inner_texts():
+        lid = re.search(r"U\d+", text)
+        if lid and lid.group(0) != skip:
+            page.get_by_role("option", name=re.compile(rf"{lid.group(0)} ")).click()
+            return lid.group(0)
+    raise AssertionError(f"only one demo listener is offered: {options.all_inner_texts()}")
+
+
+def upload_and_build(page: Page, path: Path) -> None:
+    page.locator("#tab-build-button").click()
+    page.locator("#upload input[type=file]").set_input_files(str(path))
+    page.locator("#upload", has_text=path.stem).wait_for()  # uploaded, listed
+    page.locator("#build-profile").click()
+
+
+def write_tone(path: Path, *, sr: int = 22050, seconds: float = 4.0, seed: int = 0) -> Path:
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(sr * seconds)) / sr
+    y = 0.3 * np.sin(2 * np.pi * 220 * t) + 0.2 * np.sin(2 * np.pi * 330 * t)
+    y += 0.02 * rng.standard_normal(t.size)
+    sf.write(path, y.astype(np.float32), sr)
+    return path
+
+
+# --------------------------------------------------------------------------- tests
+
+
+def test_page_loads_without_console_errors(tab: Tab, app: AppProcess):
+    page = load(tab, app.url)
+    assert page.title() == "APRON Studio"
+    assert len(song_ids(page)) == 20
+    assert page.locator("#history li.song").count() > 0
+    wait_charts(page, "era")  # both drawn by plotly.js (a static file that must be served)
+    assert chart_signature(page, "radar") and chart_signature(page, "tagmix")
+    assert page.locator("[id^=proto-play-]").count() > 0
+    page.wait_for_timeout(1000)  # late errors (charts, chained slider sync)
+    assert tab.errors == []
+
+
+def test_prototype_clip_plays(tab: Tab, app: AppProcess):
+    page = load(tab, app.url)
+    button = page.locator("#proto-play-1950s")
+    button.click()
+    page.wait_for_function(
+        """() => {
+             const a = document.getElementById('proto-audio');
+             return a && !a.paused && a.currentTime > 0.2 && !a.error;
+           }"""
+    )
+    expect(button).to_have_attribute("aria-pressed", "true")
+    assert "1950s" in page.evaluate("() => document.getElementById('proto-audio').src")
+    button.click()  # a second click pauses
+    page.wait_for_function("() => document.getElementById('proto-audio').paused")
+    expect(button).to_have_attribute("aria-pressed", "false")
+    assert tab.errors == []
+
+
+def test_slider_changes_list_and_charts(tab: Tab, app: AppProcess):
+    page = load(tab, app.url)
+    open_category(page, "genre")
+    before_ids = song_ids(page)
+    before_radar = chart_signature(page, "radar")
+    before_mix = chart_signature(page, "tagmix")
+    set_slider(page, "metal", 60)
+    after_ids = wait_new_list(page, before_ids)
+    assert "edited" in wait_heading(page, "edited")
+    page.wait_for_function(
+        """([r, m]) => {
+             const sig = (id) => Array.from(
+               document.querySelectorAll('#' + id + ' .apron-chart svg path')
+             ).map((p) => p.getAttribute('d')).join('|');
+             return sig('radar') !== r && sig('tagmix') !== m;
+           }""",
+        arg=[before_radar, before_mix],
+    )
+    assert after_ids != before_ids
+    assert slider_box(page, "metal").input_value() == "60"
+    # the other sliders caught up: the 80 shares add up to 100 % again
+    total = sum(float(v) for v in slider_values(page).values())
+    assert total == pytest.approx(100.0, abs=0.6)
+    assert tab.errors == []
+
+
+def test_switching_listener_changes_history_and_list(tab: Tab, app: AppProcess):
+    page = load(tab, app.url)
+    first = re.search(r"U\d+", page.locator("#history .list-head").inner_text()).group(0)
+    history = page.locator("#history").inner_text()
+    before = song_ids(page)
+    other = choose_listener(page, skip=first)
+    page.wait_for_function(
+        "id => (document.querySelector('#history .list-head') || {}).textContent.includes(id)",
+        arg=other,
+    )
+    assert page.locator("#history").inner_text() != history
+    assert wait_new_list(page, before) != before
+    assert other in page.locator("#recs .list-head").inner_text()
+    assert tab.errors == []
+
+
+def test_upload_builds_a_profile(tab: Tab, app: AppProcess, tmp_path: Path):
+    page = load(tab, app.url)
+    sliders = "#tab-era input[type=number]"
+    before = page.locator(sliders).evaluate_all("els => els.map((e) => e.value)")
+    upload_and_build(page, write_tone(tmp_path / "my-tune.wav"))
+    assert "Top 20" in wait_heading(page, "your 1 upload")
+    assert len(song_ids(page)) == 20
+    page.locator("#history", has_text="my-tune.wav").wait_for()
+    page.wait_for_function(  # the sliders now show the upload's profile
+        "([sel, old]) => Array.from(document.querySelectorAll(sel))"
+        ".map((e) => e.value).join() !== old.join()",
+        arg=[sliders, before],
+    )
+    assert tab.errors == []
+
+
+def test_export_then_import_round_trips(tab: Tab, app: AppProcess, tmp_path: Path):
+    page = load(tab, app.url)
+    set_slider(page, "jazz", 33)
+    wait_heading(page, "edited")
+    page.wait_for_function(  # the chained catch-up moved the other genre sliders
+        "() => Math.abs(Array.from(document.querySelectorAll('#tab-genre input[type=number]'))"
+        ".reduce((s, e) => s + Number(e.value), 0) - 33) > 1"
+    )
+    exported = slider_values(page)
+    assert exported["slider-jazz"] == "33"
+
+    page.locator("#files").get_by_text("Save or load the profile").click()
+    page.locator("#export").click()
+    link = page.locator("#export-file a[download]")
+    link.wait_for()
+    with page.expect_download() as info:
+        link.click()
+    path = tmp_path / "profile.json"
+    info.value.save_as(path)
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    assert doc["weights"]["jazz"] == pytest.approx(0.33, abs=1e-6)
+
+    # another profile in between, so the import has something to undo
+    first = re.search(r"U\d+", page.locator("#history .list-head").inner_text()).group(0)
+    page.locator("#tab-demo-button").click()
+    choose_listener(page, skip=first)
+    page.wait_for_function("() => document.querySelector('#slider-jazz input').value !== '33'")
+
+    page.locator("#import input[type=file]").set_input_files(str(path))
+    wait_heading(page, "Top 20")
+    page.wait_for_function("() => document.querySelector('#slider-jazz input').value === '33'")
+    assert slider_values(page) == exported
+    assert tab.errors == []
+
+
+@pytest.mark.parametrize(
+    "name, content, message",
+    [
+        ("junk.wav", b"RIFF" + bytes(range(256)) * 8, "corrupt or not an audio file"),
+        ("notes.wav", b"just some text, not audio\n" * 40, "corrupt or not an audio file"),
+        ("empty.wav", b"", "empty (0 bytes)"),
+    ],
+)
+def test_bad_upload_shows_a_message_and_the_app_keeps_working(
+    tab: Tab, app: AppProcess, tmp_path: Path, name: str, content: bytes, message: str
+):
+    page = load(tab, app.url)
+    path = tmp_path / name
+    path.write_bytes(content)
+    upload_and_build(page, path)
+    text = toast(page, "error", message)
+    assert name in text and str(tmp_path) not in text  # named, server paths left out
+    still_works(page)
+    assert tab.errors == []
+
+
+def test_malformed_profile_import_shows_a_message(tab: Tab, app: AppProcess, tmp_path: Path):
+    page = load(tab, app.url)
+    path = tmp_path / "profile.json"
+    path.write_text('{"format": "apron-studio-profile", "weights": {broken', encoding="utf-8")
+    page.locator("#files").get_by_text("Save or load the profile").click()
+    page.locator("#import input[type=file]").set_input_files(str(path))
+    toast(page, "error", "not valid JSON")
+    still_works(page)
+    assert tab.errors == []
+
+
+@pytest.mark.parametrize("code", ["garbage", "AQ" + "A" * 150, "%3Cscript%3Ealert(1)%3C/script%3E"])
+def test_tampered_share_link_falls_back_with_a_message(tab: Tab, app: AppProcess, code: str):
+    page = load(tab, f"{app.url}?p={code}")
+    text = toast(page, "warning", "shared link")
+    assert "<script" not in text
+    assert "demo listener" in wait_heading(page, "demo listener")
+    assert page.locator("script", has_text="alert(1)").count() == 0
+    still_works(page)
+    assert tab.errors == []
+
+
+def test_files_outside_the_served_folders_are_refused(tab: Tab, app: AppProcess):
+    page = load(tab, app.url)
+    secret = (Path(__file__).resolve().parents[1] / "app.py").read_text(encoding="utf-8")
+    clip = page.locator("#proto-play-1950s").get_attribute("data-src")
+    assert page.request.get(app.url + clip).status == 200  # the served folder works
+    proto = clip.split("file=", 1)[1].rsplit("/", 1)[0]
+    paths = [
+        "/etc/passwd",
+        "%2Fetc%2Fpasswd",
+        "../../../../etc/passwd",
+        "..%2F..%2F..%2F..%2Fetc%2Fpasswd",
+        f"{proto}/../../../app.py",
+        f"{proto}/..%2F..%2F..%2Fapp.py",
+        f"{proto}/%2e%2e/%2e%2e/%2e%2e/app.py",
+        "app.py",
+    ]
+    for path in paths:
+        response = page.request.get(f"{app.url}gradio_api/file={path}")
+        body = response.text()
+        assert response.status in (403, 404), (path, response.status)
+        assert "root:" not in body and secret[:200] not in body, path
+    # typed into the address bar, too
+    response = page.goto(f"{app.url}gradio_api/file=/etc/passwd")
+    assert response is not None and response.status in (403, 404)
+    assert "root:" not in page.content()
+    # that refused navigation is logged by Chromium as "Failed to load resource: 403",
+    # the one console error this test causes on purpose
+    assert all("status of 403" in e or "status of 404" in e for e in tab.errors), tab.errors
+    tab.errors.clear()
+    load(tab, app.url)  # and the app is still there
+    assert tab.errors == []
