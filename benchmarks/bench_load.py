@@ -78,7 +78,11 @@ class Endpoints:
             raise ApronError(
                 f"expected one slider release handler in {url}config, found {len(release)}"
             )
-        sync = [d["id"] for d in deps if d.get("trigger_after") == release[0]["id"]]
+        sync = [  # a server-side catch-up (a page-side one has no backend function)
+            d["id"]
+            for d in deps
+            if d.get("trigger_after") == release[0]["id"] and d.get("backend_fn")
+        ]
         comps = {c["id"]: c["props"] for c in config["components"]}
         slug_to_tag = {tag_slug(t): t for t in TAG_NAMES}
         sliders = {}
@@ -176,6 +180,7 @@ def client_loop(
     start: threading.Barrier,
     deadline: list[float],
     results: Results,
+    think_s: float = 0.0,
 ) -> None:
     """Pick a listener, then edit random sliders to random values until the deadline."""
     rng = np.random.default_rng([seed, i])
@@ -189,6 +194,8 @@ def client_loop(
             results.error(e)
         start.wait()
         while time.perf_counter() < deadline[0]:
+            if think_s > 0:
+                time.sleep(float(rng.uniform(0, 2 * think_s)))
             tag = tags[int(rng.integers(len(tags)))]
             value = round(float(rng.uniform(0.5, 40.0)), 2)
             t = time.perf_counter()
@@ -243,8 +250,8 @@ def run(args: argparse.Namespace, url: str, pid: int | None) -> int:
     load1, load5, _ = os.getloadavg()
     print(
         f"app {url} (server pid {pid or '?'}); mode {args.mode}; {args.clients} clients × "
-        f"{args.seconds:g} s; {os.cpu_count()} CPUs, load average {load1:.1f} (1 min) "
-        f"{load5:.1f} (5 min): clients, server and other jobs share them"
+        f"{args.seconds:g} s, think {args.think_ms:g} ms; {os.cpu_count()} CPUs, load average "
+        f"{load1:.1f} (1 min) {load5:.1f} (5 min): clients, server and other jobs share them"
     )
     # one warm-up visitor so lazy imports and first-call costs are not counted as growth
     warm = Session(url, f"warmup{args.seed}")
@@ -259,7 +266,7 @@ def run(args: argparse.Namespace, url: str, pid: int | None) -> int:
     threads = [
         threading.Thread(
             target=client_loop,
-            args=(i, url, ep, args.mode, args.seed, start, deadline, results),
+            args=(i, url, ep, args.mode, args.seed, start, deadline, results, args.think_ms / 1e3),
             daemon=True,
         )
         for i in range(args.clients)
@@ -351,7 +358,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     ap.add_argument("--bundle", type=Path, default=Path("assets/demo"), help="bundle it serves")
     ap.add_argument("--seed", type=int, default=0, help="seed of the clients' edits")
+    ap.add_argument(
+        "--think-ms",
+        type=float,
+        default=0.0,
+        help="mean pause between one client's edits (default 0: back to back)",
+    )
     args = ap.parse_args(argv)
+    if args.think_ms < 0:
+        ap.error(f"--think-ms {args.think_ms:g} must be ≥ 0")
     if args.clients < 1 or args.seconds <= 0:
         ap.error(f"need --clients ≥ 1 and --seconds > 0 (got {args.clients}, {args.seconds:g})")
     if args.url is not None and not args.url.startswith(("http://", "https://")):
