@@ -398,20 +398,10 @@ def test_prepare_cli(capsys, source, tmp_path):
 def test_world_adapter_reproduces_the_direct_path(tmp_path):
     """A tiny world built directly vs. written as a source and prepared (see sources.world)."""
     from apron_core.sources.world import world_prepare_config
-    from apron_core.world.build import WorldConfig, WorldPaths, build_world
-    from apron_core.world.catalog import CatalogConfig
-    from apron_core.world.listeners import ListenerConfig
+    from apron_core.world.build import WorldPaths, build_world
+    from tests.worlds import TINY_WORLD
 
-    cfg = WorldConfig(
-        catalog=CatalogConfig(
-            n_songs=400, n_artists=40, min_artists_per_genre=1, seed=1, song_duration_s=3.0
-        ),
-        listeners=ListenerConfig(n_users=700, seed=1),
-        min_song_listeners=5,
-        n_heldout_users=60,
-        clip_s=2.0,
-        workers=2,
-    )
+    cfg = TINY_WORLD
     world = tmp_path / "world"
     build_world(cfg, world, prototypes_dir=None, progress=False)
     assert prepare_cli.main(["--from-world", str(world), "--source", str(tmp_path / "source")]) == 0

@@ -8,24 +8,14 @@ import pytest
 
 from apron_core import data, prototypes
 from apron_core.world.build import WorldConfig, WorldPaths, build_world
-from apron_core.world.catalog import CatalogConfig
 from apron_core.world.checks import world_checks
-from apron_core.world.listeners import ListenerConfig
+from tests.worlds import TINY_WORLD
 from training import build_world as build_cli
 from training import world_report as report_cli
 
 pytestmark = pytest.mark.slow
 
-TINY = WorldConfig(
-    catalog=CatalogConfig(
-        n_songs=400, n_artists=40, min_artists_per_genre=1, seed=1, song_duration_s=3.0
-    ),
-    listeners=ListenerConfig(n_users=700, seed=1),
-    min_song_listeners=5,
-    n_heldout_users=60,
-    clip_s=2.0,
-    workers=2,
-)
+TINY = TINY_WORLD
 
 
 @pytest.fixture(scope="module")
