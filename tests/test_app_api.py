@@ -95,13 +95,16 @@ def test_listener_edit_and_share(client, server):
     listener = next(iter(ctx.listeners))
     recs, radar, tagmix, _history, selected, locks = client.predict(listener, api_name="/listener")
     assert recs.count('<li class="song') == ctx.config.k and selected == listener
-    assert set(json.loads(radar)) == {"era", "genre", "mood", "instrumentation"}
+    # the radar's payload also carries the 80 slider values the page copies into the sliders
+    assert set(json.loads(radar)) == {"era", "genre", "mood", "instrumentation", "sliders"}
+    assert sum(json.loads(radar)["sliders"]) == pytest.approx(100.0, abs=0.5)
     assert set(json.loads(tagmix)) == {"era", "genre", "mood", "instrumentation"}
     assert locks == []
     recs2, *_ = client.predict("rock", 70.0, api_name="/set_weight")
     assert "edited" in recs2 and recs2 != recs
     rock = json.loads(_[0])["genre"]["data"][-1]["r"][TAG_NAMES.index("rock") - 8]
     assert rock == pytest.approx(70.0)
+    assert json.loads(_[0])["sliders"][TAG_NAMES.index("rock")] == pytest.approx(70.0)
     query = client.predict(api_name="/share")
     assert query.startswith("?p=")
     page = httpx.get(server["url"] + query)

@@ -162,7 +162,7 @@ const draw = () => {
   pending = false;
   const all = typeof v === 'string' ? JSON.parse(v) : v;
   const cat = window.__apronCategory || 'era';
-  const fig = all[cat] || all[Object.keys(all)[0]];
+  const fig = all[cat] || all.era;
   if (!fig) return;
   box.dataset.category = cat;
   const config = Object.assign({responsive: true}, fig.config || {});

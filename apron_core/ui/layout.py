@@ -1,8 +1,11 @@
 """The page: panels placed and wired to the handlers.
 
-Latency design (measured, see the report): every interaction that changes the profile
-returns four outputs (session, list, radar, tag mix), and then a chained `sync` event
-moves only the sliders whose displayed value must change. The 80 sliders' release
+Latency design (measured, see benchmarks/README.md): every interaction that changes the
+profile returns four outputs (session, list, radar, tag mix); the radar's payload also
+carries the 80 slider values, and a chained page-only event (js, no server call) copies
+them into the sliders. A server-side catch-up that wrote the sliders back cost 70-90 ms
+per edit in Gradio's status bookkeeping and kept a copy of every slider per session
+(+136 MB for 50 visitors); the page-side copy costs neither. The 80 sliders' release
 events feed ONE handler (`trigger_mode="always_last"`, no progress overlay) that takes
 no component inputs: the released slider and its value arrive as event data. Sending 80
 slider values per edit, or writing 80 sliders back in the same response, each cost about
@@ -40,6 +43,13 @@ INTRO = """
 Move a slider and the recommendations follow; ▶ on a song plays it.</p>
 </div>
 """
+SLIDERS_KEY = "sliders"  # in the radar's payload: the 80 slider values, percent
+# (radar payload, current slider values) → the values the sliders must show
+SYNC_SLIDERS_JS = f"""(radar, ...shown) => {{
+  if (!radar) return shown;
+  const values = (typeof radar === 'string' ? JSON.parse(radar) : radar)[{SLIDERS_KEY!r}];
+  return Array.isArray(values) && values.length === shown.length ? values : shown;
+}}"""
 QUICK = "Drag a slider and let go; the others rescale so the shares still add up to 100 %."
 N_VIEW = 4  # session, list, radar, tag mix
 
@@ -49,7 +59,9 @@ def _outputs(view: h.View, *, toast: bool = True) -> list:
     unqueued event cannot show toasts, the notes are in the list either way)."""
     if toast:
         warn_all(view.notes)
-    return [view.session, view.recs_html, figure_json(view.radar), figure_json(view.tagmix)]
+    session, _ = h.sync_sliders(view.session)  # the page copies SLIDERS_KEY into the sliders
+    radar = {**view.radar, SLIDERS_KEY: [float(v) for v in session.slider_values()]}
+    return [session, view.recs_html, figure_json(radar), figure_json(view.tagmix)]
 
 
 def _start_outputs(start: h.Start) -> list:
@@ -98,21 +110,15 @@ def build_app(ctx: AppContext) -> gr.Blocks:
         start_out = [*view_out, listener.history, listener.select, controls.locks]
         quiet = {"show_progress": "hidden"}
 
-        @handle_errors
-        def on_sync(session: Session):
-            if session.profile is None:
-                return [gr.skip()] * (1 + len(sliders))
-            session, updates = h.sync_sliders(session)
-            return [session, *(gr.skip() if v is None else v for v in updates)]
-
         def then_sync(event) -> None:
-            """Chain the slider catch-up after a profile-changing event."""
+            """Chain the slider catch-up after a profile-changing event: in the page only,
+            from the values the radar's payload carries (the server recorded them)."""
             event.success(
-                on_sync,
-                inputs=[state],
-                outputs=[state, *sliders],
+                None,
+                inputs=[radar, *sliders],
+                outputs=sliders,
+                js=SYNC_SLIDERS_JS,
                 api_visibility="private",
-                trigger_mode="always_last",
                 **quiet,
             )
 
