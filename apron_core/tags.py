@@ -87,10 +87,12 @@ def category_of(name: str) -> str:
 
 
 def category_indices(category: str) -> list[int]:
-    """Indices (into the 80-tag order) of the tags of one category."""
-    if category not in CATEGORY_TAGS:
+    """Indices (into the 80-tag order) of the tags of one category (a fresh list: the
+    charts call this on every edit, so the table is built once)."""
+    if category not in _CATEGORY_INDICES:
         raise ConfigError(f"unknown category {category!r}: use one of {CATEGORIES}")
-    return [tag.index for tag in TAGS if tag.category == category]
+    return list(_CATEGORY_INDICES[category])
 
 
+_CATEGORY_INDICES = {c: tuple(t.index for t in TAGS if t.category == c) for c in CATEGORY_TAGS}
 assert K == 80 and len(_INDEX) == 80, "the tag table must hold 80 distinct tags"

@@ -9,8 +9,9 @@ two charts records when each one's content really changed (song ids + heading of
 list, SVG path data of each chart). The split comes from the Resource Timing entry of
 the edit's request (`run/predict`): before the request, server (request start → first
 byte), download, then browser work (list DOM, Plotly.react) up to the last change.
-Plotly.react calls are timed by a wrapper. The chained slider catch-up (`sync`, queued)
-is waited for before the next edit and reported separately.
+Plotly.react calls are timed by a wrapper. If the app's slider catch-up is a queued
+server event (`sync`), it is waited for before the next edit and reported separately;
+the shipped app does it in the page, inside the measured time.
 
 Also reports the bytes per edit: the edit response split by output, and the sync.
 
