@@ -242,6 +242,19 @@ def test_slider_changes_list_and_charts(tab: Tab, app: AppProcess):
     assert tab.errors == []
 
 
+def test_enter_in_a_slider_box_applies_the_value(tab: Tab, app: AppProcess):
+    page = load(tab, app.url)
+    open_category(page, "mood")
+    before_ids = song_ids(page)
+    box = slider_box(page, "calm")
+    box.fill("55")
+    box.press("Enter")
+    assert wait_new_list(page, before_ids) != before_ids
+    wait_heading(page, "edited")
+    assert box.input_value() == "55"
+    assert tab.errors == []
+
+
 def test_switching_listener_changes_history_and_list(tab: Tab, app: AppProcess):
     page = load(tab, app.url)
     first = re.search(r"U\d+", page.locator("#history .list-head").inner_text()).group(0)

@@ -1,6 +1,6 @@
 """The page: panels placed and wired to the handlers.
 
-Latency design (measured, see benchmarks/README.md): every interaction that changes the
+Latency design (measured, see reports/app_benchmarks.md): every interaction that changes the
 profile returns four outputs (session, list, radar, tag mix); the radar's payload also
 carries the 80 slider values, and a chained page-only event (js, no server call) copies
 them into the sliders. A server-side catch-up that wrote the sliders back cost 70-90 ms

@@ -4,7 +4,8 @@ The script puts a ▶ (id proto-play-<slug>) in the head of every prototype slid
 plays the tag's static clip through one shared <audio id="proto-audio"> (click again to
 pause); only one sound plays at a time on the page. A MutationObserver re-adds buttons
 when Gradio mounts a tab's sliders, and one document-level click listener serves them all.
-It also tracks which slider tab is open (window.__apronCategory): the charts show it.
+It also tracks which slider tab is open (window.__apronCategory): the charts show it,
+and makes Enter in a slider's number box apply the value.
 """
 
 from __future__ import annotations
@@ -88,6 +89,13 @@ _SCRIPT = """
       document.dispatchEvent(new Event('apron-category'));
     }
   });
+  // Enter in a slider's number box applies the value, as leaving the box does (Gradio
+  // fires the slider's release on blur and pointer-up only)
+  document.addEventListener('keydown', (ev) => {
+    if (ev.key !== 'Enter' || ev.isComposing) return;
+    const box = ev.target.closest && ev.target.closest('.tag-slider input[type=number]');
+    if (box) box.blur();
+  }, true);
   // one sound at a time
   document.addEventListener('play', (ev) => {
     document.querySelectorAll('audio').forEach((x) => { if (x !== ev.target) x.pause(); });
