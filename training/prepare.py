@@ -127,9 +127,14 @@ def main(argv: list[str] | None = None) -> int:
     except ApronError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    print(f"prepared folder written to {args.output}; train on it with: "
-          f"python -m training.train --world {args.output} --output BUNDLE_DIR")  # fmt: skip
+    print_next_step(args.output)
     return 0
+
+
+def print_next_step(prepared: Path) -> None:
+    """What to run on a prepared folder (both prepare commands end with it)."""
+    print(f"prepared folder written to {prepared}; train on it with: "
+          f"python -m training.train --world {prepared} --output BUNDLE_DIR")  # fmt: skip
 
 
 if __name__ == "__main__":

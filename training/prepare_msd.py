@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from apron_core.errors import ApronError, ConfigError
-from training.prepare import add_prepare_args, config_from_args
+from training.prepare import add_prepare_args, config_from_args, print_next_step
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -123,8 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     except ApronError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    print(f"prepared folder written to {args.output}; train on it with: "
-          f"python -m training.train --world {args.output} --output BUNDLE_DIR")  # fmt: skip
+    print_next_step(args.output)
     return 0
 
 

@@ -25,8 +25,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from apron_core.audio import load_audio, validate_audio
-from apron_core.errors import ApronError, ConfigError, DataError
+from apron_core.audio import is_silent, load_audio, validate_audio
+from apron_core.errors import ApronError, AudioError, ConfigError, DataError
 
 FORMAT_VERSION = 1
 ENCODER_FILE = "encoder.json"
@@ -151,6 +151,16 @@ class Encoder(abc.ABC):
                 "load it with mono=True or average the channels"
             )
         return np.asarray(y, dtype=np.float32)
+
+    def _check_audible(self, y: np.ndarray, min_seconds: float) -> None:
+        """A cut signal must be long enough to encode and not silent."""
+        if y.size < min_seconds * self.sr:
+            raise AudioError(
+                f"signal is {y.size / self.sr:.2f} s long; encoder '{self.name}' needs at "
+                f"least {min_seconds:g} s of audio"
+            )
+        if is_silent(y):
+            raise AudioError("signal is silent (RMS below -60 dBFS); nothing to encode")
 
     # ----------------------------------------------------------------- persistence
 

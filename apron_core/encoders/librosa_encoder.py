@@ -27,7 +27,6 @@ from dataclasses import dataclass
 import librosa
 import numpy as np
 
-from apron_core.audio import is_silent
 from apron_core.encoders.base import Encoder, register_encoder
 from apron_core.errors import AudioError, ConfigError
 
@@ -117,13 +116,7 @@ class LibrosaEncoder(Encoder):
         c = self.config
         y = self._check_signal(y)
         y = y[: round(c.max_duration_s * c.sr)]
-        if y.size < c.min_duration_s * c.sr:
-            raise AudioError(
-                f"signal is {y.size / c.sr:.2f} s long; encoder '{self.name}' needs at least "
-                f"{c.min_duration_s:g} s of audio"
-            )
-        if is_silent(y):
-            raise AudioError("signal is silent (RMS below -60 dBFS); nothing to encode")
+        self._check_audible(y, c.min_duration_s)
 
         S = np.abs(librosa.stft(y, n_fft=c.n_fft, hop_length=c.hop_length))  # (F, T) magnitude
         P = S**2  # (F, T) power

@@ -43,7 +43,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from apron_core.audio import is_silent
 from apron_core.encoders.base import Encoder, register_encoder
 from apron_core.errors import AudioError, ConfigError
 
@@ -511,13 +510,7 @@ class MertEncoder(Encoder):
         y = self._check_signal(y)
         if c.max_seconds is not None:
             y = y[: round(c.max_seconds * c.sr)]
-        if y.size < c.min_seconds * c.sr:
-            raise AudioError(
-                f"signal is {y.size / c.sr:.2f} s long; encoder '{self.name}' needs at least "
-                f"{c.min_seconds:g} s of audio"
-            )
-        if is_silent(y):
-            raise AudioError("signal is silent (RMS below -60 dBFS); nothing to encode")
+        self._check_audible(y, c.min_seconds)
         if self._do_normalize:
             y = normalize_clip(y)
         windows = split_windows(y, max_len=round(c.window_s * c.sr))

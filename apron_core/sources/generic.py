@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from apron_core.data import whole_counts
 from apron_core.embed_folder import AUDIO_SUFFIXES as EMBED_SUFFIXES
 from apron_core.embed_folder import META_FILE as EMBED_META_FILE
 from apron_core.embed_folder import load_embeddings
@@ -184,24 +185,8 @@ def check_interactions(df: pd.DataFrame, *, merge_duplicates: bool = False) -> p
         )
     if len(df) == 0:
         raise DataError("interactions are empty (0 rows); a source needs listening events")
-    if "count" in df.columns and pd.api.types.is_integer_dtype(df["count"].dtype):
-        counts = df["count"].to_numpy()
-        if counts.min() < 1:
-            bad = counts < 1
-            raise DataError(
-                f"interactions: {int(bad.sum())} count(s) are not integers >= 1 "
-                f"(e.g. {counts[bad][0]!r}); fix or drop those rows"
-            )
-    elif "count" in df.columns:
-        counts = pd.to_numeric(df["count"], errors="coerce").to_numpy(dtype=np.float64)
-        bad = ~np.isfinite(counts) | (counts < 1) | (counts != np.round(counts))
-        if bad.any():
-            example = df["count"].to_numpy()[np.flatnonzero(bad)[0]]
-            raise DataError(
-                f"interactions: {int(bad.sum())} count(s) are not integers >= 1 "
-                f"(e.g. {example!r}); fix or drop those rows"
-            )
-        counts = counts.astype(np.int64)
+    if "count" in df.columns:
+        counts = whole_counts(df["count"], what="interactions")
     else:
         counts = np.ones(len(df), dtype=np.int64)
     out = pd.DataFrame(
