@@ -31,7 +31,11 @@ from apron_core.errors import AudioError, ConfigError
 
 DEFAULT_SR = 22050
 SILENCE_DB = -60.0  # RMS in dBFS below which a signal counts as silent
-DEFAULT_MAX_DURATION_S = 600.0
+DEFAULT_MAX_DURATION_S = 900.0  # 15 min: a whole song or a long movement, not an hour of sound
+DEFAULT_MAX_BYTES = 100_000_000  # a 15-min WAV at 44.1 kHz stereo is ~160 MB: compress longer
+MAX_CHANNELS = 8  # 7.1 surround; more is a lying or hostile header
+MIN_SR, MAX_SR = 8_000, 192_000  # telephone to studio rates; outside is a lying header
+_BLOCK_FRAMES = 1 << 16  # decode this many frames at a time (≤ 2 MB at 8 channels)
 DEFAULT_OGG_QUALITY = 0.5  # Vorbis quality in [0, 1]; ~60-100 kB for 10 s of 22.05 kHz mono music
 
 # Decoded frames (or WAV data bytes) may fall short of the header's count by this much
@@ -149,14 +153,111 @@ def _check_path(path: Path) -> None:
         raise AudioError(f"audio file '{path}' is empty (0 bytes); re-export or re-download it")
 
 
+def _short(e: BaseException, limit: int = 80) -> str:
+    """A decoder's message may quote the file's own bytes: keep it to one short line."""
+    text = " ".join(str(e).split()) or type(e).__name__
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _info(path: Path):
     try:
         return sf.info(str(path))
-    except (sf.SoundFileError, RuntimeError, OSError) as e:
+    except (sf.SoundFileError, RuntimeError, OSError, ValueError):
+        # libsndfile's own words ("File does not exist or is not a regular file") mislead
         raise AudioError(
-            f"cannot read '{path}' as audio ({e}); it is corrupt or not an audio file — "
-            "use WAV, FLAC, OGG or MP3"
+            f"cannot read '{path}' as audio: it is corrupt or not an audio file — use WAV, "
+            "FLAC, OGG or MP3"
         ) from None
+
+
+def check_header(
+    path: PathLike,
+    *,
+    max_duration_s: float | None = DEFAULT_MAX_DURATION_S,
+    max_bytes: int | None = DEFAULT_MAX_BYTES,
+):
+    """Judge a file by its size and header alone, before a single sample is decoded, so
+    a hostile upload costs a stat and a header read. Returns soundfile's info.
+
+    Raises AudioError, naming the file, when it is missing, empty, over `max_bytes`, not
+    audio, declares more than MAX_CHANNELS channels, a sample rate outside
+    [MIN_SR, MAX_SR] Hz, or a length over `max_duration_s`; ConfigError for bad limits.
+    """
+    if max_duration_s is not None and not (np.isfinite(max_duration_s) and max_duration_s > 0):
+        raise ConfigError(f"max_duration_s={max_duration_s!r} must be a positive number or None")
+    if max_bytes is not None and (
+        isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes <= 0
+    ):
+        raise ConfigError(f"max_bytes={max_bytes!r} must be a positive integer or None")
+    path = Path(path)
+    _check_path(path)
+    size = path.stat().st_size
+    if max_bytes is not None and size > max_bytes:
+        raise AudioError(
+            f"audio file '{path}' is {size / 1e6:.1f} MB, over the {max_bytes / 1e6:g} MB "
+            "limit; use a shorter excerpt or a compressed file (OGG, MP3)"
+        )
+    info = _info(path)
+    if info.channels > MAX_CHANNELS:
+        raise AudioError(
+            f"audio file '{path}' declares {info.channels} channels; at most {MAX_CHANNELS} "
+            "are accepted — mix it down to stereo or mono"
+        )
+    if not MIN_SR <= info.samplerate <= MAX_SR:
+        raise AudioError(
+            f"audio file '{path}' declares a sample rate of {info.samplerate} Hz, outside "
+            f"{MIN_SR}–{MAX_SR} Hz; resample it (e.g. to 44100 Hz)"
+        )
+    if info.frames <= 0 or info.channels <= 0:
+        raise AudioError(f"audio file '{path}' contains no audio frames; re-export it")
+    file_s = info.frames / info.samplerate
+    if max_duration_s is not None and file_s > max_duration_s:
+        raise AudioError(
+            f"audio file '{path}' is {file_s:.1f} s long, over the {max_duration_s:g} s limit; "
+            "trim it or raise max_duration_s"
+        )
+    return info
+
+
+def _decode_window(
+    path: Path, info, *, start: int, frames: int, sr: int, mono: bool
+) -> tuple[np.ndarray, int]:
+    """Decode `frames` frames from `start` block by block, downmixing and resampling each
+    block as it arrives, so memory stays a few MB above the output's size whatever
+    channel count, rate or length the header claims. Returns ((n,) or (C, n) float32,
+    frames decoded)."""
+    n_channels = 1 if mono else info.channels
+    stream = (
+        None
+        if info.samplerate == sr
+        else soxr.ResampleStream(info.samplerate, sr, n_channels, dtype="float32", quality="HQ")
+    )
+    out: list[np.ndarray] = []
+    decoded = 0
+    with sf.SoundFile(str(path)) as f:
+        if start:
+            f.seek(start)
+        while decoded < frames:
+            want = min(_BLOCK_FRAMES, frames - decoded)
+            block = f.read(frames=want, dtype="float32", always_2d=True)  # (b, C)
+            if block.shape[0] == 0:
+                break
+            decoded += block.shape[0]
+            if block.shape[1] != info.channels:  # a decoder disagreeing with its header
+                raise AudioError(
+                    f"audio file '{path}' decodes {block.shape[1]} channels but its header "
+                    f"declares {info.channels}; it is corrupt — re-export it"
+                )
+            if mono:
+                block = block.mean(axis=1, keepdims=True, dtype=np.float32)  # (b, 1)
+            if stream is not None:
+                block = stream.resample_chunk(block, last=False)
+            out.append(block)
+    if stream is not None:
+        out.append(stream.resample_chunk(np.zeros((0, n_channels), np.float32), last=True))
+    y = np.concatenate(out, axis=0) if out else np.zeros((0, n_channels), np.float32)
+    y = y[:, 0] if mono else y.T  # (n,) or (C, n)
+    return np.ascontiguousarray(y, dtype=np.float32), decoded
 
 
 def load_audio(
@@ -167,38 +268,31 @@ def load_audio(
     offset_s: float = 0.0,
     duration_s: float | None = None,
     max_duration_s: float | None = DEFAULT_MAX_DURATION_S,
+    max_bytes: int | None = DEFAULT_MAX_BYTES,
 ) -> np.ndarray:
     """Read an audio file as float32 at sample rate `sr`.
 
     Returns shape (n,) when `mono` (channels averaged), else (channels, n).
-    `offset_s`/`duration_s` select a window of the file. `max_duration_s` limits the
-    length of the whole *file* (read from its header before decoding, so long files are
-    refused quickly); None disables the limit.
+    `offset_s`/`duration_s` select a window of the file; only that window is decoded.
+    The file is first judged by its size and header (:func:`check_header`), so hostile
+    files are refused before any decoding, and decoding works block by block, so memory
+    is bounded by the window's length at `sr`, not by what the header claims.
 
-    Raises AudioError, naming the file, when it is missing, a directory, empty, not
-    audio or corrupt, truncated, longer than `max_duration_s`, silent (RMS below
-    -60 dBFS) or contains non-finite samples; ConfigError for bad arguments.
+    Raises AudioError, naming the file, when it is missing, a directory, empty, over
+    `max_bytes`, not audio or corrupt, has too many channels or an implausible sample
+    rate, is truncated, longer than `max_duration_s`, silent (RMS below -60 dBFS) or
+    contains non-finite samples; ConfigError for bad arguments.
     """
     sr = validate_sr(sr)
     if not np.isfinite(offset_s) or offset_s < 0:
         raise ConfigError(f"offset_s={offset_s!r} must be a finite number >= 0")
     if duration_s is not None and (not np.isfinite(duration_s) or duration_s <= 0):
         raise ConfigError(f"duration_s={duration_s!r} must be a positive number or None")
-    if max_duration_s is not None and (not np.isfinite(max_duration_s) or max_duration_s <= 0):
-        raise ConfigError(f"max_duration_s={max_duration_s!r} must be a positive number or None")
 
     path = Path(path)
-    _check_path(path)
-    info = _info(path)
+    info = check_header(path, max_duration_s=max_duration_s, max_bytes=max_bytes)
     native_sr = int(info.samplerate)
-    if info.frames <= 0 or native_sr <= 0 or info.channels <= 0:
-        raise AudioError(f"audio file '{path}' contains no audio frames; re-export it")
     file_s = info.frames / native_sr
-    if max_duration_s is not None and file_s > max_duration_s:
-        raise AudioError(
-            f"audio file '{path}' is {file_s:.1f} s long, over the {max_duration_s:g} s limit; "
-            "trim it or raise max_duration_s"
-        )
     cut = _wav_truncation(path, path.stat().st_size)
     if cut is not None:
         raise AudioError(
@@ -216,34 +310,29 @@ def load_audio(
     )
     expected = stop - start
     try:
-        with sf.SoundFile(str(path)) as f:
-            if start:
-                f.seek(start)
-            data = f.read(frames=expected, dtype="float32", always_2d=True)  # (n, C)
-    except (sf.SoundFileError, RuntimeError, OSError) as e:
+        y, decoded = _decode_window(path, info, start=start, frames=expected, sr=sr, mono=mono)
+    except AudioError:
+        raise
+    except MemoryError:
         raise AudioError(
-            f"cannot decode '{path}' ({e}); it is corrupt or truncated — re-export or "
-            "re-download it"
+            f"audio file '{path}' is too large to decode here; use a shorter excerpt"
+        ) from None
+    except (sf.SoundFileError, RuntimeError, OSError, ValueError) as e:
+        # a decoder error mid-file (a cut FLAC), or the resampler refusing the rate pair
+        raise AudioError(
+            f"cannot decode '{path}' ({_short(e)}); it is corrupt or truncated — re-export "
+            "or re-download it"
         ) from None
 
-    shortfall = expected - data.shape[0]
+    shortfall = expected - decoded
     fraction = _TRUNCATION_TOLERANCE.get(info.format, _TRUNCATION_TOLERANCE_DEFAULT)
     if shortfall > max(_TRUNCATION_MIN_FRAMES, fraction * expected):
         raise AudioError(
-            f"audio file '{path}' is truncated or corrupt: decoded {data.shape[0]} of "
+            f"audio file '{path}' is truncated or corrupt: decoded {decoded} of "
             f"{expected} frames; re-export or re-download it"
         )
-    if data.shape[0] == 0:
+    if decoded == 0:
         raise AudioError(f"audio file '{path}' decoded to no samples; re-export it")
-
-    y = data.T  # (C, n)
-    if mono:
-        y = y.mean(axis=0)  # (n,)
-    if native_sr != sr:
-        # soxr wants (n,) or (n, C)
-        y = soxr.resample(y.T, native_sr, sr, quality="HQ").T
-    y = np.ascontiguousarray(y, dtype=np.float32)
-
     if not np.all(np.isfinite(y)):
         raise AudioError(
             f"audio file '{path}' contains non-finite samples (NaN or inf); re-export it"

@@ -16,6 +16,7 @@ from apron_core.audio import (
     write_audio,
 )
 from apron_core.errors import AudioError, ConfigError
+from benchmarks.hostile_audio import HOSTILE, wide_and_fast
 
 HAS_MP3 = "MP3" in sf.available_formats()  # pinned soundfile bundles libsndfile ≥ 1.1
 
@@ -327,3 +328,72 @@ def test_ogg_size_is_reasonable(tmp_path, rng):
 def test_write_rejects_bad_arguments(tmp_path, name, kwargs, message):
     with pytest.raises(ConfigError, match=message):
         write_audio(tmp_path / name, tone(8000, 0.1), sr=8000, **kwargs)
+
+
+# --------------------------------------------------------------------------- hostile files
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE))
+def test_hostile_files_end_in_a_clear_error_naming_the_file(tmp_path, name):
+    build, message = HOSTILE[name]
+    path = build(tmp_path)
+    try:
+        y = load_audio(path, sr=22050, duration_s=30.0)
+    except AudioError as e:
+        text = str(e)
+        assert path.name in text
+        if message is not None:
+            assert message in text
+        assert len(text) < 400
+        return
+    assert message is None, f"{name} decoded to {y.shape}; expected an error with {message!r}"
+    assert y.ndim == 1 and np.all(np.isfinite(y))
+
+
+@pytest.mark.parametrize("name", ["many channels", "4 MHz rate", "50 Hz rate", "16 minutes"])
+def test_hostile_headers_are_refused_before_any_decoding(tmp_path, monkeypatch, name):
+    path = HOSTILE[name][0](tmp_path)
+    calls = []
+    monkeypatch.setattr(sf.SoundFile, "read", lambda *a, **k: calls.append(a))
+    with pytest.raises(AudioError):
+        load_audio(path, sr=22050)
+    assert calls == []
+
+
+def test_size_limit_is_checked_first(audio_dir):
+    path = write_audio(audio_dir / "big.wav", tone(22050, 1.0), sr=22050)
+    with pytest.raises(AudioError, match=r"big\.wav.*MB, over the 0\.01 MB limit"):
+        load_audio(path, max_bytes=10_000)
+    assert load_audio(path, max_bytes=None).size == 22050
+
+
+def test_wide_fast_file_decodes_its_window_in_bounded_memory(tmp_path):
+    """8 channels at 96 kHz for 40 s: reading the 30-s window at once would hold
+    8 × 96,000 × 30 × 4 B = 92 MB; block-wise downmix and resampling keep it small."""
+    import tracemalloc
+
+    path = wide_and_fast(tmp_path, seconds=40.0)
+    tracemalloc.start()
+    try:
+        y = load_audio(path, sr=22050, duration_s=30.0)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert y.shape == (30 * 22050,)
+    assert peak < 32e6, f"peak {peak / 1e6:.1f} MB"
+
+
+def test_blockwise_decoding_equals_whole_file_decoding(tmp_path, rng):
+    """Block-wise downmix + streaming resampling give what a whole-file decode gives."""
+    import soxr
+
+    n = 44100 * 3 + 12345  # not a multiple of the block size
+    stereo = rng.uniform(-0.5, 0.5, (n, 2)).astype(np.float32)
+    sf.write(tmp_path / "s.flac", stereo, 44100, subtype="PCM_24")
+    whole, _ = sf.read(tmp_path / "s.flac", dtype="float32")
+    expected = soxr.resample(whole.mean(axis=1), 44100, 22050, quality="HQ")
+    got = load_audio(tmp_path / "s.flac", sr=22050)
+    assert got.shape == expected.shape
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+    kept = load_audio(tmp_path / "s.flac", sr=44100, mono=False)
+    np.testing.assert_allclose(kept, whole.T, atol=1e-7)
