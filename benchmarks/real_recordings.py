@@ -551,6 +551,13 @@ def render_markdown(
         "same figure for a random ranking, averaged over the recordings (it depends on "
         "how many tags each expects).",
         "",
+        "Nobody listened to these recordings: each label comes from metadata (titles, Vorbis "
+        "genre and date comments, package notes) and from measurements of the audio, as the "
+        "manifest's `basis` says. Some of those measurements (energy above 2.5 kHz of a "
+        "guitar stem, percussive share, low-frequency share) are statistics of the kind the "
+        "librosa encoder computes, which may favour it on those labels. Era is the decade of "
+        "the file's date, which no encoder can be expected to hear well.",
+        "",
         "## Summary",
         "",
         f"| evaluation | hit@{k} | chance | first rank | chance | "
