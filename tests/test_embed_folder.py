@@ -1,6 +1,6 @@
 """apron_core.embed_folder (resumable folder embedding) and the training.embed_audio CLI.
 
-A cheap deterministic encoder stands in for MERT; tests/test_mert.py runs the folder
+A cheap deterministic encoder stands in for MERT; tests/encoders/test_mert.py runs the folder
 embedder with the tiny MERT model (its batched path).
 """
 

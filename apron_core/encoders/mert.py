@@ -15,7 +15,7 @@ Hidden states follow MERT as published (transformers 4.x): state 0 is the input 
 first transformer layer, state i the output of layer i; for pre-norm models the last
 state is the final layer-normed output. (transformers 5 reports the last state of a
 pre-norm model *before* that layer norm; we run the modules ourselves to keep MERT's
-meaning, and stop early when a lower layer is asked for.) tests/test_mert.py proves on
+meaning, and stop early when a lower layer is asked for.) tests/encoders/test_mert.py proves on
 tiny random checkpoints that these states equal a hand-written forward pass computed
 from the raw checkpoint tensors and transformers' own HubertModel forward.
 

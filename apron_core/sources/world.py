@@ -1,6 +1,6 @@
 """The demo world as an adapter: a built world folder → a generic source folder.
 
-How the two paths relate (checked by tests/test_sources_generic.py): the source holds
+How the two paths relate (checked by tests/sources/test_generic.py): the source holds
 the world's *filtered* interactions, its songs, observed tags (weight 1) and the raw
 features of every song (no audio: songs are rendered on demand, not stored). Preparing
 it with :func:`world_prepare_config` (the world's thresholds, iterated filter, held-out

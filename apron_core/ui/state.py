@@ -2,7 +2,7 @@
 how a slider move, a lock, a zero or a boost changes the profile, and how a profile
 travels as JSON or in a URL.
 
-Edit rule (the one the sliders follow, tested in tests/test_ui_state.py): tags are
+Edit rule (the one the sliders follow, tested in tests/ui/test_state.py): tags are
 ranked in tiers — locked tags first, then the tags the listener just moved, then the
 rest. Walking the tiers in that order, a tier keeps its weights while they fit in what
 is left of 1; the last tier that has any weight is scaled to fill exactly what is left

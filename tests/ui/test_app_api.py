@@ -28,7 +28,7 @@ pytestmark = [
     pytest.mark.slow,  # starts a server; ~1 min
     pytest.mark.filterwarnings("ignore:::gradio.queueing"),  # Gradio's own pandas calls
 ]
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 BUNDLE = ROOT / "assets" / "demo"
 
 

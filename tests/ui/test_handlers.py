@@ -31,7 +31,7 @@ from apron_core.ui.recommendations import (
     render_recommendations,
 )
 
-BUNDLE = Path(__file__).resolve().parents[1] / "assets" / "demo"
+BUNDLE = Path(__file__).resolve().parents[2] / "assets" / "demo"
 
 
 @pytest.fixture(scope="module")
