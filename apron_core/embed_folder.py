@@ -250,7 +250,7 @@ def embed_folder(
     """Embed every audio file of `audio_dir` (or only `ids`) into `out_dir`, resumably.
 
     Files are processed in sorted id order, `batch_size` at a time; each finished batch
-    becomes one shard. Encoders with a `raw_features_batch` method (MERT) get the batch
+    becomes one shard. Encoders with a `raw_features_batch` method (MERT, musicnn) get the batch
     in one call; if it fails on one signal, the batch is redone file by file.
     """
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:

@@ -288,7 +288,10 @@ def test_cli_embeds_fits_normalization_and_resumes(folder, tmp_path, capsys):
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        (["--encoder", "librosa", "--layer", "3"], "--layer apply to --encoder mert only"),
+        (
+            ["--encoder", "librosa", "--layer", "3"],
+            "--layer applies to --encoder mert or musicnn only",
+        ),
         (["--encoder", "mert", "--layer", "top"], "--layer 'top' must be an integer or 'mean'"),
         (["--encoder", "mert", "--model", "/no/such/dir"], "does not exist"),
     ],

@@ -3,6 +3,8 @@
 python -m training.embed_audio --encoder librosa --audio clips/ --output data/emb_librosa
 python -m training.embed_audio --encoder mert --model /models/MERT-v1-95M --layer mean \\
     --audio clips/ --output data/emb_mert
+python -m training.embed_audio --encoder musicnn --weights msd --layer penultimate \\
+    --audio clips/ --output data/emb_musicnn
 
 Rerun the same command after an interruption: finished batches are kept and skipped.
 Failed files are listed in OUTPUT/manifest.jsonl. When done, the encoder's normalization
@@ -19,7 +21,14 @@ from apron_core.embed_folder import MANIFEST_FILE, embed_folder, load_embeddings
 from apron_core.encoders import get_encoder
 from apron_core.errors import ApronError, ConfigError
 
-_MERT_ONLY = ("model", "revision", "layer", "device")
+# Encoder-specific options → the encoders they apply to.
+_ENCODER_OPTIONS = {
+    "model": ("mert",),
+    "revision": ("mert",),
+    "weights": ("musicnn",),
+    "layer": ("mert", "musicnn"),
+    "device": ("mert", "musicnn"),
+}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -29,7 +38,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument(
-        "--encoder", choices=["librosa", "mert"], default="librosa", help="default: librosa"
+        "--encoder",
+        choices=["librosa", "mert", "musicnn"],
+        default="librosa",
+        help="default: librosa (docs/encoders.md compares them)",
     )
     p.add_argument("--audio", type=Path, required=True, help="folder of wav/flac/ogg/mp3 files")
     p.add_argument("--output", type=Path, required=True, help="embedding folder (resumable)")
@@ -38,9 +50,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--revision", help="mert: Hub branch, tag or commit hash (default: main)")
     p.add_argument(
-        "--layer", help="mert: hidden state index 0..L (negative from the end) or 'mean' (default)"
+        "--weights", help="musicnn: msd (Million Song Dataset, default) or mtt (MagnaTagATune)"
     )
-    p.add_argument("--device", help="mert: cpu, cuda, cuda:1 ... (default: cuda when available)")
+    p.add_argument(
+        "--layer",
+        help="mert: hidden state index 0..L (negative from the end) or 'mean' (default); "
+        "musicnn: penultimate (default), pool or taggram",
+    )
+    p.add_argument(
+        "--device", help="mert, musicnn: cpu, cuda, cuda:1 ... (default: cuda when available)"
+    )
     p.add_argument("--max-seconds", type=float, help="seconds used per file (default: 30)")
     p.add_argument(
         "--batch-size", type=int, default=8, help="files per batch and shard (default: 8)"
@@ -53,20 +72,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def encoder_from_args(a: argparse.Namespace):
     """The encoder the arguments describe (ConfigError on a bad combination)."""
+    for name, encoders in _ENCODER_OPTIONS.items():
+        if getattr(a, name) is not None and a.encoder not in encoders:
+            raise ConfigError(f"--{name} applies to --encoder {' or '.join(encoders)} only")
     overrides: dict = {}
+    for name in ("model", "revision", "weights", "device"):
+        if getattr(a, name) is not None:
+            overrides[name] = getattr(a, name)
     if a.encoder == "mert":
-        for name in ("model", "revision", "device"):
-            if getattr(a, name) is not None:
-                overrides[name] = getattr(a, name)
         if a.layer is not None:
             overrides["layer"] = a.layer if a.layer == "mean" else _layer_index(a.layer)
         overrides["batch_size"] = a.batch_size
-    else:
-        given = [f"--{n}" for n in _MERT_ONLY if getattr(a, n) is not None]
-        if given:
-            raise ConfigError(f"{', '.join(given)} apply to --encoder mert only")
+    elif a.encoder == "musicnn" and a.layer is not None:
+        overrides["layer"] = a.layer
     if a.max_seconds is not None:
-        overrides["max_seconds" if a.encoder == "mert" else "max_duration_s"] = a.max_seconds
+        overrides["max_duration_s" if a.encoder == "librosa" else "max_seconds"] = a.max_seconds
     return get_encoder(a.encoder, **overrides)
 
 

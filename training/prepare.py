@@ -39,7 +39,9 @@ def add_prepare_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--heldout-prop", type=float, default=d.heldout_prop)
     g = p.add_argument_group("songs and prototypes")
     g.add_argument(
-        "--encoder", default=None, help="for audio (default: the embeddings' encoder or librosa)"
+        "--encoder",
+        default=None,
+        help="librosa, mert or musicnn, for audio (default: the embeddings' encoder or librosa)",
     )
     g.add_argument("--rule", choices=RULES, default=d.prototype_rule, help="rule training uses")
     g.add_argument("--clip-s", type=float, default=d.clip_s, help="prototype clip length, s")

@@ -1,5 +1,9 @@
 """Audio encoders: audio → fixed-size, catalog-standardized embedding.
 
+Known encoders (docs/encoders.md compares them): "librosa" (hand-crafted descriptors, the
+demo's), "mert" (MERT-v1 from the Hugging Face Hub), "musicnn" (pretrained musicnn
+weights shipped in assets/encoders/musicnn). Each is imported on first use.
+
 enc = get_encoder("librosa")
 enc.fit_normalization(np.stack([enc.raw_features_file(p) for p in paths]))
 enc.save(bundle_dir)

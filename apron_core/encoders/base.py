@@ -223,6 +223,7 @@ class Encoder(abc.ABC):
 _KNOWN: dict[str, str] = {
     "librosa": "apron_core.encoders.librosa_encoder:LibrosaEncoder",
     "mert": "apron_core.encoders.mert:MertEncoder",
+    "musicnn": "apron_core.encoders.musicnn:MusicnnEncoder",
 }
 _REGISTRY: dict[str, type[Encoder]] = {}
 
