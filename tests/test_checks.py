@@ -8,6 +8,7 @@ import pytest
 import scipy.sparse as sp
 import torch
 
+from apron_core import checks
 from apron_core.checks import (
     MAX_WEIGHT,
     QUOTE_CHARS,
@@ -322,3 +323,26 @@ def test_unknown_devices_are_refused(device):
     with pytest.raises(ConfigError, match="device=") as e:
         resolve_device(device)
     assert len(str(e.value)) < SHORT
+
+
+def test_every_caller_resolves_devices_the_same_way(no_gpu):
+    """The engine, the training and the baselines share one resolve_device."""
+    from apron_core import baselines, engine, training
+    from apron_core.baselines import ease, neural
+
+    for module in (engine, training, baselines, ease, neural):
+        assert module.resolve_device is checks.resolve_device
+    from apron_core.engine import Engine
+
+    with pytest.raises(ConfigError, match="no CUDA GPU"):
+        Engine.load("assets/demo", device="cuda")
+
+
+@pytest.mark.parametrize("cli", ["training.train", "training.evaluate"])
+def test_clis_refuse_a_bad_device_before_loading(cli, tmp_path, capsys):
+    import importlib
+
+    main = importlib.import_module(cli).main
+    assert main(["--device", "gpu", "--world", str(tmp_path / "nowhere")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: device='gpu' is not a torch device") and "Traceback" not in err
