@@ -172,7 +172,7 @@ def check_number(
         span = _span(minimum, maximum, above, below)
         raise ConfigError(
             f"{name}={quote(value)} must be a finite number{' ' + span if span else ''}: "
-            "pass a float in that range"
+            f"pass a float{' in that range' if span else ''}"
         )
     return v
 
