@@ -31,6 +31,7 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 import scipy.sparse as sp
 
+from apron_core.checks import check_int
 from apron_core.errors import ConfigError, DataError
 
 __all__ = [
@@ -58,12 +59,6 @@ _PARTS = {
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def _check_int(name: str, value: Any, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
-        raise ConfigError(f"{name}={value!r} must be an integer >= {minimum}")
-    return int(value)
 
 
 def _pair_codes(df: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, pd.Index, pd.Index]:
@@ -228,8 +223,8 @@ def filter_interactions(
     Returns the kept rows (original order and columns) and a :class:`FilterReport`.
     Raises DataError if nothing survives.
     """
-    min_song_listeners = _check_int("min_song_listeners", min_song_listeners, 0)
-    min_user_songs = _check_int("min_user_songs", min_user_songs, 0)
+    min_song_listeners = check_int(min_song_listeners, name="min_song_listeners", minimum=0)
+    min_user_songs = check_int(min_user_songs, name="min_user_songs", minimum=0)
     uc, sc, users, songs = _pair_codes(df)
     n_u, n_s = len(users), len(songs)
     keep = np.ones(len(uc), dtype=bool)
@@ -350,9 +345,9 @@ def split_strong_generalization(
     Raises DataError if there are not more than ``2 * n_heldout_users`` users or
     if a held-out part ends up empty.
     """
-    n_heldout_users = _check_int("n_heldout_users", n_heldout_users, 1)
-    min_heldout_targets = _check_int("min_heldout_targets", min_heldout_targets, 1)
-    seed = _check_int("seed", seed, 0)
+    n_heldout_users = check_int(n_heldout_users, name="n_heldout_users", minimum=1)
+    min_heldout_targets = check_int(min_heldout_targets, name="min_heldout_targets", minimum=1)
+    seed = check_int(seed, name="seed", minimum=0)
     if not 0.0 < float(heldout_prop) < 1.0:
         raise ConfigError(f"heldout_prop={heldout_prop!r} must be strictly between 0 and 1")
     heldout_prop = float(heldout_prop)

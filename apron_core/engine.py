@@ -34,12 +34,12 @@ import torch
 from torch import nn
 
 from apron_core.bundle import Bundle, load_bundle
+from apron_core.checks import check_int, check_profile, resolve_device
 from apron_core.encoders import Encoder
 from apron_core.errors import ConfigError, DataError
 from apron_core.model import Apron
 from apron_core.tags import TAG_NAMES, K
 
-MAX_WEIGHT = 1e6  # a slider weight above this is a typo or an overflow, not a taste
 _ELEMENTWISE = (nn.Tanh, nn.ReLU, nn.GELU, nn.Sigmoid, nn.SiLU, nn.LeakyReLU, nn.ELU)
 _FLAT_DZ = 1e-6  # below this input change a unit's secant slope is its derivative
 _SHOWN_IDS = 5  # unknown ids named in an error message
@@ -117,7 +117,7 @@ class Engine:
 
     def __init__(self, bundle: Bundle, *, device: str | torch.device | None = None) -> None:
         self.bundle = bundle
-        self.device = torch.device(device) if device is not None else bundle.model.songs.device
+        self.device = resolve_device(device)
         model: Apron = bundle.model.to(self.device).eval()
         n = model.cfg.n_songs
         ids = [str(s) for s in bundle.catalog["song_id"]]
@@ -146,8 +146,8 @@ class Engine:
     # ------------------------------------------------------------------ construction
     @classmethod
     def load(cls, bundle_dir: str | Path = "assets/demo", *, device: str | None = None) -> Engine:
-        """Load a bundle folder; device None means CUDA when available, else CPU."""
-        dev = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        """Load a bundle folder; device None or "auto" means CUDA when available, else CPU."""
+        dev = resolve_device(device)
         return cls(load_bundle(Path(bundle_dir), device=dev), device=dev)
 
     @classmethod
@@ -175,7 +175,7 @@ class Engine:
             evaluation={},
             path=Path("<memory>"),
         )
-        return cls(bundle, device=device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        return cls(bundle, device=device)
 
     # ------------------------------------------------------------------ validation
     def song_index(self, song_ids: Sequence[str] | str) -> np.ndarray:
@@ -190,53 +190,6 @@ class Engine:
                 f"(e.g. {self.song_ids[0]!r}; {self.n_songs} songs)"
             )
         return np.fromiter((self._index[s] for s in ids), dtype=np.int64, count=len(ids))
-
-    def check_profile(self, weights: Sequence[float] | np.ndarray) -> np.ndarray:
-        """80 finite, non-negative, not-all-zero weights (each ≤ 1e6) → float64 (80,)
-        summing to 1; a DataError otherwise that names the bad value and the fix."""
-        if weights is None:
-            raise DataError(f"profile is None: pass {K} non-negative weights, one per tag")
-        if isinstance(weights, (str, bytes)):
-            raise DataError(
-                f"profile is a string ({str(weights)[:30]!r}): pass {K} numbers, one per tag"
-            )
-        if isinstance(weights, torch.Tensor):
-            weights = weights.detach().cpu().numpy()
-        try:
-            p = np.asarray(weights, dtype=np.float64)
-        except (TypeError, ValueError) as e:
-            raise DataError(f"profile must be {K} numbers, one per tag; got {e}") from None
-        if p.ndim != 1 or p.shape[0] != K:
-            raise DataError(
-                f"profile has shape {p.shape}: it must be {K} numbers, one per tag in "
-                "apron_core.tags.TAG_NAMES order"
-            )
-        bad = np.flatnonzero(~np.isfinite(p))
-        if bad.size:
-            raise DataError(
-                f"profile weight for {self._tag(bad[0])} is {p[bad[0]]}"
-                + (f" ({bad.size} weights are not finite)" if bad.size > 1 else "")
-                + ": every weight must be a finite number"
-            )
-        bad = np.flatnonzero(p < 0)
-        if bad.size:
-            raise DataError(
-                f"profile weight for {self._tag(bad[0])} is {p[bad[0]]:g}: weights must be "
-                "≥ 0 (set it to 0 to turn the tag off)"
-            )
-        bad = np.flatnonzero(p > MAX_WEIGHT)
-        if bad.size:
-            raise DataError(
-                f"profile weight for {self._tag(bad[0])} is {p[bad[0]]:g}, above {MAX_WEIGHT:g}: "
-                "weights are relative, use numbers such as 0-100"
-            )
-        total = p.sum()
-        if total <= 0:
-            raise DataError("every profile weight is 0: raise at least one tag above 0")
-        return p / total
-
-    def _tag(self, i: int) -> str:
-        return f"{self.tag_names[i]!r} (index {i})"
 
     def _exclusion(self, exclude: Sequence[str] | str) -> np.ndarray:
         return np.unique(self.song_index(_as_list(exclude, "exclude")))
@@ -319,9 +272,11 @@ class Engine:
     ) -> Recommendation:
         """Top-k songs for a (possibly edited) profile, never one of ``exclude``, with
         their tag mix and, if ``explain``, why each one is there."""
-        p = self.check_profile(profile)
+        p = check_profile(profile, normalize=True)
         excluded = self._exclusion(exclude)
-        k = self._check_k(k, excluded.size)
+        limit = self.n_songs - excluded.size
+        context = f"{self.n_songs} songs, {excluded.size} excluded"
+        k = check_int(k, name="k", minimum=1, maximum=limit, context=context)
         with torch.inference_mode():
             w = torch.as_tensor(p, dtype=torch.float32, device=self.device)
             u = (w @ self._values)[None]  # (1, d)
@@ -346,29 +301,19 @@ class Engine:
             explanations=explanations,
         )
 
-    def _check_k(self, k: int, n_excluded: int) -> int:
-        limit = self.n_songs - n_excluded
-        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= limit:
-            raise DataError(
-                f"k={k!r} must be a whole number from 1 to {limit} "
-                f"({self.n_songs} songs, {n_excluded} excluded)"
-            )
-        return int(k)
-
     # ------------------------------------------------------------------ explanations
     def explain(
         self, song_id: str, profile: Sequence[float] | np.ndarray, top: int = 3
     ) -> Explanation:
         """Why ``song_id`` scores what it does under ``profile`` (see the module doc)."""
-        p = self.check_profile(profile)
+        p = check_profile(profile, normalize=True)
         row = self.song_index([song_id])
-        if isinstance(top, bool) or not isinstance(top, (int, np.integer)) or top < 1:
-            raise DataError(f"top={top!r} must be a whole number ≥ 1")
+        top = check_int(top, name="top", minimum=1)
         with torch.inference_mode():
             w = torch.as_tensor(p, dtype=torch.float32, device=self.device)
             pre, post, logits = self._run((w @ self._values)[None])
             idx = torch.as_tensor(row, device=self.device)
-            return self._explain(w, idx, logits[0, idx], pre, post, top=int(top))[0]
+            return self._explain(w, idx, logits[0, idx], pre, post, top=top)[0]
 
     def _explain(
         self,
@@ -431,7 +376,7 @@ class Engine:
 
     # ------------------------------------------------------------------ tag mix
     def tag_mix(self, song_ids: Sequence[str] | str) -> np.ndarray:
-        """(80,) tag distribution of a list of songs, as apron_core.metrics.tag_distribution:
+        """(80,) tag mix of a list of songs, as apron_core.metrics.tag_mix:
         the observed tag counts summed over the songs, normalized to sum 1 (so a song with
         many tags weighs more); zeros for an empty list or songs without tags."""
         rows = self.song_index(song_ids)

@@ -40,7 +40,7 @@ def apron_candidate(model: Apron, device: torch.device, name: str = "APRON") -> 
     if model.cfg.per_head_profile:
 
         def edit(profiles: np.ndarray, tag_idx: np.ndarray, factor: float) -> np.ndarray:
-            new = metrics.scale_tag(profiles.mean(1), tag_idx, factor)
+            new = metrics.scale_tag_rows(profiles.mean(1), tag_idx, factor)
             out = edit_per_head(torch.from_numpy(profiles), torch.from_numpy(new))
             return out.numpy()
 

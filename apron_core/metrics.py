@@ -39,6 +39,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy import stats
 
+from apron_core.checks import check_int, check_profile
 from apron_core.errors import ConfigError, DataError
 from apron_core.tags import CATEGORIES, TAG_NAMES, TAGS, K, tag_index
 
@@ -54,9 +55,9 @@ __all__ = [
     "ndcg_t_at_k",
     "recall_at_k",
     "response",
-    "scale_tag",
-    "tag_distribution",
-    "tag_distribution_per_category",
+    "scale_tag_rows",
+    "tag_mix",
+    "tag_mix_per_category",
     "top_k",
 ]
 
@@ -72,16 +73,10 @@ _TAG_CATEGORY = np.array([t.category for t in TAGS])
 # --------------------------------------------------------------------------- checks
 
 
-def _check_int(value: Any, name: str, lo: int, hi: int | None = None) -> int:
-    ok = isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-    if not ok or value < lo or (hi is not None and value > hi):
-        rng = f"in [{lo}, {hi}]" if hi is not None else f">= {lo}"
-        raise ConfigError(f"{name}={value!r} must be an integer {rng}")
-    return int(value)
-
-
 def _check_k(k: Any, n_songs: int, name: str = "k") -> int:
-    return _check_int(k, name, 1, n_songs) if n_songs >= 1 else _check_int(k, name, 1)
+    """A list length: 1 to the number of songs (when there are songs)."""
+    maximum = n_songs if n_songs >= 1 else None
+    return check_int(k, name=name, minimum=1, maximum=maximum, context=f"{n_songs} songs")
 
 
 def _check_scores(scores: Any, name: str = "scores") -> np.ndarray:
@@ -168,35 +163,16 @@ def _song_tags(song_tags: Any, n_songs: int) -> np.ndarray:
     return (a != 0).astype(np.float32)
 
 
-def _check_profiles(profiles: Any) -> np.ndarray:
-    """(U, 80) or (U, H, 80) float64, finite, >= 0, every row (head) with positive mass."""
-    p = np.asarray(profiles, dtype=np.float64)
-    if p.ndim not in (2, 3) or p.shape[-1] != K:
-        raise DataError(
-            f"profiles has shape {p.shape}, expected (users, {K}) or (users, heads, {K})"
-        )
-    bad = ~np.isfinite(p)
-    if bad.any():
-        at = tuple(int(i) for i in np.argwhere(bad)[0])
-        raise DataError(f"profiles{list(at)} = {p[at]} is not finite")
-    neg = p < 0
-    if neg.any():
-        at = tuple(int(i) for i in np.argwhere(neg)[0])
-        raise DataError(f"profiles{list(at)} = {p[at]} is negative: profile weights must be >= 0")
-    empty = p.sum(axis=-1) <= 0
-    if empty.any():
-        at = tuple(int(i) for i in np.argwhere(empty)[0])
-        raise DataError(f"profiles{list(at)} sums to 0: a profile needs some positive weight")
-    return p
-
-
 def _tag_list(tags: Any) -> np.ndarray:
     if tags is None:
         return np.arange(K)
     items = [tags] if isinstance(tags, (str, int, np.integer)) else list(tags)
     if not items:
         raise ConfigError("tags=[] is empty: pass None for all 80 tags or some tag indices")
-    out = [tag_index(t) if isinstance(t, str) else _check_int(t, "tag", 0, K - 1) for t in items]
+    out = [
+        tag_index(t) if isinstance(t, str) else check_int(t, name="tag", minimum=0, maximum=K - 1)
+        for t in items
+    ]
     return np.asarray(out, dtype=np.int64)
 
 
@@ -372,10 +348,11 @@ def ndcg_per_tag(scores: Any, heldout: Binary, song_tags: Any, k: int) -> np.nda
     return out
 
 
-def tag_distribution(top_idx: Any, song_tags: Any) -> np.ndarray:
+def tag_mix(top_idx: Any, song_tags: Any) -> np.ndarray:
     """(U, 80) tag mix of recommendation lists: tag counts over each list, normalized to sum 1.
 
-    A list whose songs carry no tag gets a row of zeros.
+    A list whose songs carry no tag gets a row of zeros. (The training loss uses a soft,
+    differentiable mix instead: :func:`apron_core.model.soft_tag_mix`.)
     """
     idx = np.asarray(top_idx)
     tags = np.asarray(song_tags.toarray() if sp.issparse(song_tags) else song_tags)
@@ -392,9 +369,9 @@ def tag_distribution(top_idx: Any, song_tags: Any) -> np.ndarray:
     return np.divide(counts, total, out=np.zeros_like(counts), where=total > 0)
 
 
-def tag_distribution_per_category(top_idx: Any, song_tags: Any) -> dict[str, np.ndarray]:
+def tag_mix_per_category(top_idx: Any, song_tags: Any) -> dict[str, np.ndarray]:
     """{category: (U, n_tags_in_category)} tag mix normalized within each category (or zeros)."""
-    dist = tag_distribution(top_idx, song_tags)
+    dist = tag_mix(top_idx, song_tags)
     out = {}
     for cat in CATEGORIES:
         block = dist[:, np.equal(_TAG_CATEGORY, cat)]
@@ -461,8 +438,11 @@ def evaluate_accuracy(
 # --------------------------------------------------------------------------- edits
 
 
-def scale_tag(profiles: np.ndarray, tag_idx: np.ndarray, factor: float) -> np.ndarray:
-    """Multiply weight ``tag_idx[u]`` of each profile by ``factor``, then renormalize to sum 1.
+def scale_tag_rows(profiles: np.ndarray, tag_idx: np.ndarray, factor: float) -> np.ndarray:
+    """Multiply weight ``tag_idx[u]`` of each profile by ``factor``, then renormalize to sum 1:
+    the metrics' batched edit, one tag per row (the app's edit of one profile, with locks,
+    is :func:`apron_core.ui.state.scale_tag`; the training's torch edit is
+    :func:`apron_core.model.zero_tag_rows`).
 
     Works on (U, 80) profiles and on (U, H, 80) per-head profiles (every head
     scaled by the same factor, then each head renormalized, DESIGN §2). A row (or
@@ -589,7 +569,7 @@ def controllability(
 
     For each user u and each tag t among the ``top_n`` largest slider weights (ties:
     lower tag index first; tags of weight 0 are not "top" and are skipped):
-    ``edit(profiles, t_per_user, 0.0)`` (default :func:`scale_tag`: ŵ_t = 0, renormalize),
+    ``edit(profiles, t_per_user, 0.0)`` (default :func:`scale_tag_rows`: ŵ_t = 0, renormalize),
     re-score, mask fold-in, and compare NDCG_t@k before and after. Skipped pairs:
     NDCG_t@k(before) is NaN (no held-out song with t), or the edit leaves no mass
     (the profile, or one of its heads, was all t). ``collateral`` of a pair is the
@@ -603,7 +583,7 @@ def controllability(
     per rank r with every user's r-th tag edited); ``batch_users`` (default: all)
     bounds the rows of one call.
     """
-    p = _check_profiles(profiles)
+    p = check_profile(profiles, name="profiles", batched=True, heads=True)
     n_users = p.shape[0]
     fold = _binary(fold_in, "fold_in")
     if fold.shape[0] != n_users:
@@ -612,9 +592,9 @@ def controllability(
     held = _binary(heldout, "heldout", fold.shape)
     tags = _song_tags(song_tags, n_songs)
     k = _check_k(k, n_songs)
-    top_n = _check_int(top_n, "top_n", 1, K)
-    step = n_users if batch_users is None else _check_int(batch_users, "batch_users", 1)
-    edit = scale_tag if edit is None else edit
+    top_n = check_int(top_n, name="top_n", minimum=1, maximum=K)
+    step = n_users if batch_users is None else check_int(batch_users, name="batch_users", minimum=1)
+    edit = scale_tag_rows if edit is None else edit
     if not callable(edit) or not callable(score_profiles):
         raise ConfigError("score_profiles and edit must be callables")
 
@@ -767,7 +747,7 @@ def response(
     """Response curves: share of tag t in each user's top-k as ŵ_t is scaled by each factor.
 
     For each tag t (default all 80; indices or names) and scale f: ``edit(profiles,
-    t, f)`` (default :func:`scale_tag`: ŵ_t × f, renormalize), re-score, mask fold-in,
+    t, f)`` (default :func:`scale_tag_rows`: ŵ_t × f, renormalize), re-score, mask fold-in,
     take the top-k, and average over users the fraction of the k songs carrying t.
     ρ is Spearman's between ``scales`` and that curve (NaN when the curve is flat).
     Users whose profile (or a head of it) is all t are left out of t's curve (0×
@@ -777,7 +757,7 @@ def response(
     users (with the default edit, scale 1 is scored once for all tags), so pass a
     sample of users for large U.
     """
-    p = _check_profiles(profiles)
+    p = check_profile(profiles, name="profiles", batched=True, heads=True)
     fold = _binary(fold_in, "fold_in")
     if fold.shape[0] != p.shape[0]:
         raise DataError(f"fold_in has {fold.shape[0]} users but profiles has {p.shape[0]}")
@@ -800,7 +780,7 @@ def response(
         )
     tag_list = _tag_list(tags)
     default_edit = edit is None
-    edit = scale_tag if edit is None else edit
+    edit = scale_tag_rows if edit is None else edit
 
     def top(prof: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         f = _binary(fold.csr[rows], "fold_in") if rows.size != fold.shape[0] else fold
@@ -825,7 +805,7 @@ def response(
         for si, f in enumerate(sc):
             if default_edit and f == 1.0 and keep.size == p.shape[0]:
                 if base is None:  # identical for every tag: renormalize only
-                    base = top(scale_tag(p, tt, 1.0), keep)
+                    base = top(scale_tag_rows(p, tt, 1.0), keep)
                 idx, live = base
             else:
                 edited = np.asarray(edit(pk.copy(), tt[keep].copy(), float(f)), dtype=np.float64)

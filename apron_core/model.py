@@ -205,8 +205,11 @@ def bce(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return F.binary_cross_entropy_with_logits(logits, target, reduction="none").sum(-1).mean()
 
 
-def tag_distribution(logits: torch.Tensor, song_tags: torch.Tensor, top_k: int = 0) -> torch.Tensor:
+def soft_tag_mix(logits: torch.Tensor, song_tags: torch.Tensor, top_k: int = 0) -> torch.Tensor:
     """Differentiable T(ŷ) = normalize(softmax(ŷ)ᵀ A): (B, N) × (N, K) → (B, K).
+
+    Soft: every song counts by its softmax share, so the loss has a gradient; the metrics'
+    tag mix of a hard top-k list is :func:`apron_core.metrics.tag_mix`.
 
     With ``top_k`` > 0 the softmax runs over each user's k highest logits only, so the
     tag mix is that of what would be recommended rather than of the whole catalog.
@@ -226,8 +229,10 @@ def hellinger(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
     return (1.0 - bc).clamp_min(0.0).add(1e-12).sqrt()
 
 
-def zero_tag(profile: torch.Tensor, tag: torch.Tensor) -> torch.Tensor:
-    """The slider edit "ŵ_t = 0, renormalize" for one tag per row of (B, K) or (B, H, K)."""
+def zero_tag_rows(profile: torch.Tensor, tag: torch.Tensor) -> torch.Tensor:
+    """The slider edit "ŵ_t = 0, renormalize" for one tag per row of (B, K) or (B, H, K), in
+    torch so the training loss can pass through it (the metrics' numpy version is
+    :func:`apron_core.metrics.scale_tag_rows`)."""
     mean = head_mean(profile)  # (B, K)
     keep = torch.ones_like(mean).scatter_(1, tag[:, None], 0.0)
     edited = mean * keep

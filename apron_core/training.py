@@ -24,7 +24,8 @@ import torch
 from tqdm.auto import tqdm
 
 from apron_core import metrics
-from apron_core.errors import ConfigError
+from apron_core.checks import check_int, check_number, check_probability, quote, resolve_device
+from apron_core.errors import ConfigError, DataError
 from apron_core.model import (
     Apron,
     ApronConfig,
@@ -34,9 +35,10 @@ from apron_core.model import (
     keep_rest_loss,
     multinomial_nll,
     separation_loss,
-    tag_distribution,
-    zero_tag,
+    soft_tag_mix,
+    zero_tag_rows,
 )
+from apron_core.tags import K
 
 RECON_LOSSES = ("multinomial", "bce")
 
@@ -61,25 +63,21 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         if self.recon not in RECON_LOSSES:
-            raise ConfigError(f"recon={self.recon!r}: use one of {RECON_LOSSES}")
-        if self.epochs < 1 or self.batch_size < 1:
-            raise ConfigError(f"epochs={self.epochs}, batch_size={self.batch_size} must be ≥ 1")
-        if not 0.0 <= self.history_dropout < 1.0:
-            raise ConfigError(f"history_dropout={self.history_dropout} must be in [0, 1)")
-        if min(self.lambda_control, self.lambda_separation, self.lambda_edit) < 0:
-            raise ConfigError("λ's must be ≥ 0")
-        if not 1 <= self.edit_top_n <= 80:
-            raise ConfigError(f"edit_top_n={self.edit_top_n} must be in 1..80")
-
-
-def resolve_device(device: str | torch.device | None = None) -> torch.device:
-    """CUDA when present (or asked for), CPU otherwise."""
-    if device is None or device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(device)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"device={device} asked for, but CUDA is not available: use cpu")
-    return device
+            raise ConfigError(f"recon={quote(self.recon)}: use one of {RECON_LOSSES}")
+        for name in ("epochs", "batch_size", "patience", "eval_every"):
+            check_int(getattr(self, name), name=name, minimum=1)
+        check_int(self.edit_top_n, name="edit_top_n", minimum=1, maximum=K)
+        check_int(self.control_top_k, name="control_top_k", minimum=0)
+        check_int(self.seed, name="seed", minimum=0)
+        check_number(self.lr, name="lr", above=0.0)
+        for name in ("weight_decay", "lambda_control", "lambda_separation", "lambda_edit"):
+            check_number(getattr(self, name), name=name, minimum=0.0)
+        check_probability(self.history_dropout, name="history_dropout", allow_one=False)
+        if not isinstance(self.detach_profile_in_control, bool):
+            raise ConfigError(
+                f"detach_profile_in_control={quote(self.detach_profile_in_control)} must be "
+                "true or false"
+            )
 
 
 def _rows(x: sp.csr_matrix, idx: np.ndarray, device: torch.device) -> torch.Tensor:
@@ -167,16 +165,14 @@ def _edit_losses(
     top = torch.topk(mean, cfg.edit_top_n, dim=-1).indices  # (B, n)
     pick = torch.from_numpy(rng.integers(0, cfg.edit_top_n, len(mean))).to(mean.device)
     tag = top.gather(1, pick[:, None]).squeeze(1)  # (B,)
-    edited = zero_tag(profile, tag)
+    edited = zero_tag_rows(profile, tag)
     edited_logits = model.forward_profile(edited)
     removed = a[:, tag].T > 0  # (B, N) songs carrying the zeroed tag
     target = head_mean(edited)
     if cfg.detach_profile_in_control:
         target = target.detach()
     return {
-        "edit_control": hellinger(
-            target, tag_distribution(edited_logits, a, cfg.control_top_k)
-        ).mean(),
+        "edit_control": hellinger(target, soft_tag_mix(edited_logits, a, cfg.control_top_k)).mean(),
         "edit_keep": keep_rest_loss(logits, edited_logits, removed),
     }
 
@@ -230,9 +226,7 @@ def train_apron(
                 target_mix = target_mix.detach()
             parts = {
                 "recon": recon(logits, x),
-                "control": hellinger(
-                    target_mix, tag_distribution(logits, a, cfg.control_top_k)
-                ).mean(),
+                "control": hellinger(target_mix, soft_tag_mix(logits, a, cfg.control_top_k)).mean(),
                 "separation": separation_loss(model),
             }
             if cfg.lambda_edit > 0:
@@ -267,7 +261,11 @@ def train_apron(
             log_path.write_text(json.dumps({"config": asdict(cfg), "log": log}, indent=1))
         if bad >= cfg.patience:
             break
-    assert best_state is not None
+    if best_state is None:  # no epoch was evaluated or every validation NDCG was NaN
+        raise DataError(
+            "no epoch gave a validation NDCG@100 (are the validation users' held-out "
+            "matrices empty?): check the split, or lower eval_every"
+        )
     model.load_state_dict(best_state)
     model.eval()
     return TrainResult(model, log, best_epoch, best, time.perf_counter() - t0)

@@ -123,26 +123,31 @@ _BAD_PROFILES = {
 
 
 @pytest.mark.parametrize("name", list(_BAD_PROFILES))
-def test_check_profile_rejects(engine: Engine, name: str) -> None:
+def test_bad_profiles_are_refused(engine: Engine, name: str) -> None:
     weights, message = _BAD_PROFILES[name]
     with pytest.raises(DataError, match=message):
-        engine.check_profile(weights)
-    with pytest.raises(DataError):  # recommend and explain validate the same way
+        engine.recommend(weights)
+    with pytest.raises(DataError, match=message):  # explain validates the same way
+        engine.explain(engine.song_ids[0], weights)
+
+
+def test_a_bad_weight_is_named_by_its_tag(engine: Engine) -> None:
+    weights = [1.0] * 80
+    weights[8] = -1.0
+    with pytest.raises(DataError, match=r"'rock' \(index 8\) is -1"):
         engine.recommend(weights)
 
 
-def test_check_profile_names_the_tag(engine: Engine) -> None:
-    weights = [1.0] * 80
-    weights[8] = -1.0
-    with pytest.raises(DataError, match=r"'rock' \(index 8\)"):
-        engine.check_profile(weights)
-
-
-def test_check_profile_normalizes(engine: Engine) -> None:
-    p = engine.check_profile([2] + [0] * 78 + [6])
-    assert p.dtype == np.float64 and p.shape == (K,)
-    assert p[0] == 0.25 and p[-1] == 0.75
-    np.testing.assert_array_equal(engine.check_profile(np.full(K, 1e6)), np.full(K, 1 / K))
+def test_profiles_are_normalized(engine: Engine) -> None:
+    """Weights are relative: any positive multiple of a profile recommends the same."""
+    unit = np.zeros(K)
+    unit[0], unit[-1] = 0.25, 0.75
+    scaled = [2] + [0] * 78 + [6]
+    a, b = engine.recommend(unit, k=10), engine.recommend(scaled, k=10)
+    np.testing.assert_array_equal(a.indices, b.indices)
+    np.testing.assert_array_equal(a.scores, b.scores)
+    flat = engine.recommend(np.full(K, 1e6), k=10)  # the largest allowed weights
+    np.testing.assert_array_equal(flat.scores, engine.recommend(np.full(K, 1 / K), k=10).scores)
 
 
 def test_unknown_song_ids(engine: Engine) -> None:
@@ -181,15 +186,24 @@ def test_exclude(engine: Engine, listener_profiles) -> None:
     assert sorted(everything.song_ids) == sorted(set(engine.song_ids) - set(history))
 
 
-@pytest.mark.parametrize("k", [0, -1, 4001, 2.5, True, "20"])
+@pytest.mark.parametrize(
+    "k", [0, -1, 4001, 2.5, True, "20", pytest.param(10**5000, id="5000 digits")]
+)
 def test_bad_k(engine: Engine, k) -> None:
-    with pytest.raises(DataError, match="k="):
+    with pytest.raises(ConfigError, match="k=") as e:
         engine.recommend(np.full(K, 1 / K), k=k)
+    assert len(str(e.value)) < 200  # a 5000-digit k is described, not printed
 
 
 def test_k_counts_the_exclusions(engine: Engine) -> None:
-    with pytest.raises(DataError, match="from 1 to 3998"):
+    with pytest.raises(ConfigError, match=r"from 1 to 3998 \(4000 songs, 2 excluded\)"):
         engine.recommend(np.full(K, 1 / K), k=3999, exclude=["S00000", "S00001"])
+
+
+@pytest.mark.parametrize("top", [0, 1.0, "3"])
+def test_bad_top_is_refused(engine: Engine, top) -> None:
+    with pytest.raises(ConfigError, match="top="):
+        engine.explain(engine.song_ids[0], np.full(K, 1 / K), top=top)
 
 
 # ---------------------------------------------------------------- control
@@ -216,7 +230,7 @@ def test_edits_move_the_tag_mix(engine: Engine, listener_profiles) -> None:
 
 def test_tag_mix_matches_metrics(engine: Engine, listener_profiles) -> None:
     rec = engine.recommend(listener_profiles[4][0], k=20)
-    want = metrics.tag_distribution(rec.indices[None], engine.bundle.song_tags)[0]
+    want = metrics.tag_mix(rec.indices[None], engine.bundle.song_tags)[0]
     np.testing.assert_allclose(rec.tag_mix, want, atol=1e-6)
     np.testing.assert_allclose(engine.tag_mix(rec.song_ids), want, atol=1e-12)
     assert np.array_equal(engine.tag_mix([]), np.zeros(K))
@@ -259,8 +273,6 @@ def test_explain_one_song_matches_recommend(engine: Engine, listener_profiles) -
     batch = rec.explanations[3].top
     assert len(one.top) <= 5 and [t for t, _ in one.top[:3]] == [t for t, _ in batch]
     np.testing.assert_allclose([s for _, s in one.top[:3]], [s for _, s in batch], atol=1e-6)
-    with pytest.raises(DataError, match="top=0"):
-        engine.explain(rec.song_ids[0], p, top=0)
 
 
 @pytest.mark.parametrize(("hidden", "per_head"), [((), False), ((7,), True), ((9, 5), False)])

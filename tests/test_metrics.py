@@ -199,15 +199,15 @@ def test_ndcg_per_tag_equals_ndcg_t_for_every_tag(rng, monkeypatch):
     assert np.isnan(per).any() and (per[~np.isnan(per)] > 0).any()
 
 
-def test_tag_distribution_normalizes_per_user():
+def test_tag_mix_normalizes_per_user():
     song_tags = _tags(5, {0: [0, 8], 3: [8], 4: [60]})
     top_idx = np.array([[0, 3], [1, 2], [4, 0]])
-    d = M.tag_distribution(top_idx, song_tags)
+    d = M.tag_mix(top_idx, song_tags)
     # user 0: tag 0 once, tag 8 twice -> 1/3, 2/3 ; user 1: no tags -> zeros
     assert d[0, 0] == pytest.approx(1 / 3) and d[0, 8] == pytest.approx(2 / 3)
     assert (d[1] == 0).all()
     np.testing.assert_allclose(d[[0, 2]].sum(1), 1.0)
-    cat = M.tag_distribution_per_category(top_idx, song_tags)
+    cat = M.tag_mix_per_category(top_idx, song_tags)
     # user 2: era {1950s: 1}, genre {rock: 1}, instrumentation {piano: 1}, each sums to 1
     assert cat["era"][2, 0] == 1.0 and cat["genre"][2, 0] == 1.0
     assert cat["instrumentation"][2, 0] == 1.0 and (cat["mood"][2] == 0).all()
@@ -361,14 +361,14 @@ def test_profile_all_on_one_tag_is_skipped():
     assert rep.n_pairs == 1 and rep.pair_user.tolist() == [1]
 
 
-def test_scale_tag_renormalizes_flat_and_per_head():
+def test_scale_tag_rows_renormalizes_flat_and_per_head():
     p = np.array([[0.5, 0.3, 0.2] + [0.0] * (K - 3)])
-    out = M.scale_tag(p, np.array([0]), 0.0)
+    out = M.scale_tag_rows(p, np.array([0]), 0.0)
     np.testing.assert_allclose(out[0, :3], [0.0, 0.6, 0.4])
-    out = M.scale_tag(p, np.array([2]), 4.0)  # 0.8 / 1.6 ...
+    out = M.scale_tag_rows(p, np.array([2]), 4.0)  # 0.8 / 1.6 ...
     np.testing.assert_allclose(out[0, :3], [0.5 / 1.6, 0.3 / 1.6, 0.8 / 1.6])
     heads = np.stack([p[0], np.roll(p[0], 1)])[None]  # (1, 2, 80)
-    out = M.scale_tag(heads, np.array([1]), 0.0)
+    out = M.scale_tag_rows(heads, np.array([1]), 0.0)
     np.testing.assert_allclose(out[0, 0, :3], [0.5 / 0.7, 0.0, 0.2 / 0.7])
     np.testing.assert_allclose(out[0, 1, :4], [0.0, 0.0, 0.3 / 0.5, 0.2 / 0.5])
     assert p[0, 0] == 0.5  # input untouched
@@ -413,7 +413,7 @@ def test_response_on_a_linear_toy_model(rng):
     ("call", "error", "match"),
     [
         (lambda: M.top_k(np.ones((2, 5)), 0), ConfigError, r"k=0"),
-        (lambda: M.top_k(np.ones((2, 5)), 6), ConfigError, r"k=6 .*\[1, 5\]"),
+        (lambda: M.top_k(np.ones((2, 5)), 6), ConfigError, r"k=6 .*from 1 to 5 \(5 songs\)"),
         (lambda: M.top_k(np.ones((2, 5)), 2.0), ConfigError, r"k=2\.0"),
         (lambda: M.top_k(np.ones(5), 2), DataError, r"shape \(5,\)"),
         (lambda: M.top_k(np.array([[1.0, np.nan]]), 1), DataError, r"scores\[0, 1\] is NaN"),
@@ -439,7 +439,7 @@ def test_response_on_a_linear_toy_model(rng):
             DataError,
             "no user has a held-out song",
         ),
-        (lambda: M.tag_distribution(np.array([[0, 7]]), np.ones((5, K))), DataError, r"index 7"),
+        (lambda: M.tag_mix(np.array([[0, 7]]), np.ones((5, K))), DataError, r"index 7"),
     ],
 )  # fmt: skip
 def test_bad_inputs_name_the_value(call, error, match):
@@ -464,10 +464,14 @@ def _neg():
 @pytest.mark.parametrize(
     ("kw", "error", "match"),
     [
-        ({"profiles": _neg()}, DataError, r"profiles\[1, 3\] = -0\.1 is negative"),
-        ({"profiles": np.full((2, K), np.nan)}, DataError, r"profiles\[0, 0\] = nan"),
+        (
+            {"profiles": _neg()},
+            DataError,
+            r"profiles\[1\]: the weight of '1980s' \(index 3\) is -0\.1, negative",
+        ),
+        ({"profiles": np.full((2, K), np.nan)}, DataError, r"profiles\[0\]: .*\(index 0\) is nan"),
         ({"profiles": np.ones((2, 79))}, DataError, r"shape \(2, 79\)"),
-        ({"profiles": np.zeros((2, K))}, DataError, r"profiles\[0\] sums to 0"),
+        ({"profiles": np.zeros((2, K))}, DataError, r"profiles\[0\]: every weight is 0"),
         ({"profiles": np.ones((3, K))}, DataError, "3"),
         ({"top_n": 0}, ConfigError, r"top_n=0"),
         ({"k": 9}, ConfigError, r"k=9"),

@@ -1,7 +1,9 @@
+import numpy as np
 import pytest
 import torch
 
 from apron_core.errors import ConfigError
+from apron_core.metrics import scale_tag_rows
 from apron_core.model import (
     Apron,
     ApronConfig,
@@ -11,8 +13,8 @@ from apron_core.model import (
     keep_rest_loss,
     multinomial_nll,
     separation_loss,
-    tag_distribution,
-    zero_tag,
+    soft_tag_mix,
+    zero_tag_rows,
 )
 
 N, D = 40, 12
@@ -88,7 +90,7 @@ def test_gradients_flow_through_every_loss():
     out = m(hist, mask)
     losses = {
         "recon": multinomial_nll(out.logits, target),
-        "control": hellinger(out.profile, tag_distribution(out.logits, song_tags)).mean(),
+        "control": hellinger(out.profile, soft_tag_mix(out.logits, song_tags)).mean(),
         "separation": separation_loss(m),
     }
     for name, loss in losses.items():
@@ -99,13 +101,13 @@ def test_gradients_flow_through_every_loss():
         assert max(g.abs().sum() for g in grads) > 0, name
 
 
-def test_tag_distribution_and_hellinger_bounds():
+def test_soft_tag_mix_and_hellinger_bounds():
     logits = torch.randn(5, N)
     song_tags = (torch.rand(N, 80) < 0.2).float()
-    t = tag_distribution(logits, song_tags)
+    t = soft_tag_mix(logits, song_tags)
     assert (t >= 0).all()
     torch.testing.assert_close(t.sum(-1), torch.ones(5))
-    top = tag_distribution(logits, song_tags, top_k=1)  # the single best song's tags
+    top = soft_tag_mix(logits, song_tags, top_k=1)  # the single best song's tags
     best = song_tags[logits.argmax(-1)]
     torch.testing.assert_close(top, best / best.sum(-1, keepdim=True).clamp_min(1e-12))
     p = torch.softmax(torch.randn(3, 80), -1)
@@ -129,10 +131,10 @@ def test_per_head_edit_rescales_every_head():
 
 
 @pytest.mark.parametrize("per_head", [False, True])
-def test_zero_tag_is_the_slider_edit(per_head):
+def test_zero_tag_rows_is_the_slider_edit(per_head):
     p = torch.softmax(torch.randn(3, 4, 80) if per_head else torch.randn(3, 80), -1)
     tag = torch.tensor([0, 5, 79])
-    edited = zero_tag(p, tag)
+    edited = zero_tag_rows(p, tag)
     mean = head_mean(edited)
     assert (mean[torch.arange(3), tag] == 0).all()
     torch.testing.assert_close(edited.sum(-1), torch.ones(edited.shape[:-1]))
@@ -142,6 +144,15 @@ def test_zero_tag_is_the_slider_edit(per_head):
     old, keep = head_mean(p), torch.ones(3, 80).scatter_(1, tag[:, None], 0.0).bool()
     ratio = mean[keep].view(3, 79) / old[keep].view(3, 79)
     torch.testing.assert_close(ratio, ratio[:, :1].expand(3, 79))
+
+
+@pytest.mark.parametrize("per_head", [False, True])
+def test_zero_tag_rows_matches_the_metrics_edit(per_head):
+    """The training's torch edit and the evaluation's numpy edit are one rule."""
+    p = torch.softmax(torch.randn(3, 4, 80) if per_head else torch.randn(3, 80), -1).double()
+    tag = torch.tensor([0, 5, 79])
+    want = scale_tag_rows(p.numpy(), tag.numpy(), 0.0)
+    np.testing.assert_allclose(zero_tag_rows(p, tag).numpy(), want, rtol=1e-10, atol=1e-12)
 
 
 def test_keep_rest_loss_is_zero_for_a_filter_and_positive_for_a_reshuffle():

@@ -12,7 +12,7 @@ from apron_core import metrics
 from apron_core.bundle import DemoListener, load_bundle, save_bundle
 from apron_core.encoders import get_encoder
 from apron_core.errors import ConfigError, DataError
-from apron_core.model import ApronConfig, keep_rest_loss, zero_tag
+from apron_core.model import ApronConfig, keep_rest_loss, zero_tag_rows
 from apron_core.prototypes import Prototype
 from apron_core.tags import TAG_NAMES, K, category_of
 from apron_core.training import TrainConfig, profile_scorer, profiles_of, train_apron
@@ -91,7 +91,7 @@ def test_zeroing_a_tag_lowers_its_share(trained):
     score = profile_scorer(res.model, torch.device("cpu"))
     top_tag = prof.argmax(1)
     before = metrics.top_k(metrics.mask_fold_in(score(prof), valid[0]), 20)
-    edited = metrics.scale_tag(prof, top_tag, 0.0)
+    edited = metrics.scale_tag_rows(prof, top_tag, 0.0)
     after = metrics.top_k(metrics.mask_fold_in(score(edited), valid[0]), 20)
     share = lambda top: song_tags[top, top_tag[:, None]].mean()  # noqa: E731
     assert share(after) < share(before) - 0.2
@@ -172,18 +172,26 @@ def test_edit_consistency_training_lowers_the_reshuffle():
         tag = prof.argmax(1)
         with torch.no_grad():
             before = res.model.forward_profile(prof)
-            after = res.model.forward_profile(zero_tag(prof, tag))
+            after = res.model.forward_profile(zero_tag_rows(prof, tag))
         removed = torch.from_numpy(song_tags[:, tag.numpy()].T > 0)
         keep[lam] = keep_rest_loss(before, after, removed).item()
     assert keep[50.0] < keep[0.0]
 
 
-def test_train_config_validation():
-    with pytest.raises(ConfigError, match="recon"):
-        TrainConfig(recon="mse")
-    with pytest.raises(ConfigError, match="history_dropout"):
-        TrainConfig(history_dropout=1.0)
-    with pytest.raises(ConfigError, match="λ"):
-        TrainConfig(lambda_edit=-1.0)
-    with pytest.raises(ConfigError, match="edit_top_n"):
-        TrainConfig(edit_top_n=0)
+@pytest.mark.parametrize(
+    ("setting", "match"),
+    [
+        ({"recon": "mse"}, "recon='mse'"),
+        ({"history_dropout": 1.0}, r"history_dropout=1\.0 must be a finite number ≥ 0 and < 1"),
+        ({"lambda_edit": -1.0}, r"lambda_edit=-1\.0 .*≥ 0"),
+        ({"edit_top_n": 0}, "edit_top_n=0 must be a whole number from 1 to 80"),
+        ({"epochs": 2.5}, r"epochs=2\.5 must be a whole number ≥ 1"),
+        ({"patience": 0}, "patience=0"),
+        ({"lr": 0.0}, r"lr=0\.0 must be a finite number > 0"),
+        ({"seed": -1}, "seed=-1"),
+        ({"detach_profile_in_control": "yes"}, "detach_profile_in_control='yes'"),
+    ],
+)
+def test_train_config_validation(setting, match):
+    with pytest.raises(ConfigError, match=match):
+        TrainConfig(**setting)

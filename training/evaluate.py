@@ -46,6 +46,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="only re-evaluate the bundle and compare with its evaluation.json",
     )
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--device", default="auto", help="auto (CUDA when torch sees it, else cpu), cpu, cuda[:N]"
+    )
     return p.parse_args(argv)
 
 
@@ -221,13 +224,13 @@ def run(args: argparse.Namespace) -> int:
 
     from apron_core.baselines import TagFilter, load_baseline
     from apron_core.bundle import load_bundle
+    from apron_core.checks import resolve_device
     from apron_core.dataset import load_world_dataset
     from apron_core.evaluation import apron_candidate, baseline_candidate, evaluate_candidate
-    from apron_core.training import resolve_device
 
     t0 = time.perf_counter()
+    device = resolve_device(args.device)
     ds = load_world_dataset(args.world)
-    device = resolve_device("auto")
     bundle = load_bundle(args.bundle, device=device)
     kw = {"response_users": args.response_users, "seed": args.seed}
     apron = _timed(evaluate_candidate, apron_candidate(bundle.model, device), ds, **kw)
@@ -267,7 +270,7 @@ def run(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             continue
-        model = load_baseline(path)
+        model = load_baseline(path, device=device)
         if tag_profiles is None:
             tag_profiles = TagFilter(model, ds.song_tags).profiles
         print(f"evaluating {name} …", flush=True)

@@ -62,7 +62,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="bundle / model folder (default: assets/demo for apron, runs/<model>)",
     )
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    p.add_argument(
+        "--device", default="auto", help="auto (CUDA when torch sees it, else cpu), cpu, cuda[:N]"
+    )
     p.add_argument("--rule", default=None, help="prototype rule (default: the world's)")
     p.add_argument(
         "--set",
@@ -78,16 +80,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def train_apron_bundle(args: argparse.Namespace) -> dict:
     from apron_core.bundle import save_bundle
+    from apron_core.checks import resolve_device
     from apron_core.dataset import load_world_dataset
     from apron_core.demo_listeners import pick_demo_listeners
     from apron_core.evaluation import apron_candidate, evaluate_candidate
-    from apron_core.training import profiles_of, resolve_device, train_apron
+    from apron_core.training import profiles_of, train_apron
 
     model_over, train_over = parse_overrides(args.overrides, ApronConfig, TrainConfig)
+    device = resolve_device(args.device)  # before the slow loading: a bad --device fails fast
     ds = load_world_dataset(args.world, rule=args.rule)
     model_cfg = ApronConfig(n_songs=ds.n_songs, emb_dim=ds.songs.shape[1], **model_over)
     cfg = TrainConfig(**{"seed": args.seed, **train_over})
-    device = resolve_device(args.device)
     out = args.output or Path("assets/demo")
     out.mkdir(parents=True, exist_ok=True)
     result = train_apron(
@@ -138,9 +141,11 @@ def train_apron_bundle(args: argparse.Namespace) -> dict:
 
 def train_baseline(args: argparse.Namespace) -> dict:
     from apron_core.baselines import BASELINES, make_baseline
+    from apron_core.checks import resolve_device
     from apron_core.dataset import load_world_dataset
 
     (over,) = parse_overrides(args.overrides, BASELINES[args.model].config_cls)
+    device = resolve_device(args.device)
     ds = load_world_dataset(args.world, rule=args.rule)
     model = make_baseline(args.model, **over)
     t = time.perf_counter()
@@ -148,7 +153,7 @@ def train_baseline(args: argparse.Namespace) -> dict:
         ds.train(),
         valid=ds.heldout("validation"),
         seed=args.seed,
-        device="cpu" if args.device == "auto" else args.device,
+        device=device,
     )
     out = args.output or Path("runs") / args.model
     model.save(out)

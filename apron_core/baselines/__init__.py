@@ -25,19 +25,13 @@ from typing import Any
 
 import torch
 
-from apron_core.baselines.base import (
-    FORMAT_VERSION,
-    Baseline,
-    ndcg_at_k,
-    read_meta,
-    resolve_device,
-    validation_ndcg,
-)
+from apron_core.baselines.base import FORMAT_VERSION, Baseline, read_meta, validation_ndcg
 from apron_core.baselines.ease import EASE, EASEConfig, tune_ease
 from apron_core.baselines.mult_vae import MultDAE, MultDAEConfig, MultVAE, MultVAEConfig
 from apron_core.baselines.popularity import Popularity, PopularityConfig
 from apron_core.baselines.recvae import RecVAE, RecVAEConfig
 from apron_core.baselines.tag_filter import TagFilter, TagFilterConfig
+from apron_core.checks import resolve_device
 from apron_core.errors import ConfigError, DataError
 
 __all__ = [
@@ -58,7 +52,6 @@ __all__ = [
     "TagFilterConfig",
     "load_baseline",
     "make_baseline",
-    "ndcg_at_k",
     "tune_ease",
     "validation_ndcg",
 ]
@@ -82,8 +75,9 @@ def make_baseline(name: str, **overrides: Any) -> Baseline:
     return BASELINES[name](**overrides)
 
 
-def load_baseline(in_dir: str | Path, *, device: str | torch.device = "cpu") -> Baseline:
-    """Rebuild a baseline written by ``save`` (any of ``BASELINES`` or a TagFilter)."""
+def load_baseline(in_dir: str | Path, *, device: str | torch.device | None = None) -> Baseline:
+    """Rebuild a baseline written by ``save`` (any of ``BASELINES`` or a TagFilter) on
+    ``device`` (None or "auto": CUDA when torch sees it, else the CPU)."""
     d = Path(in_dir)
     meta = read_meta(d)
     classes: dict[str, type[Baseline]] = {**BASELINES, TagFilter.name: TagFilter}

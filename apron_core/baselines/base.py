@@ -28,8 +28,9 @@ import scipy.sparse as sp
 import torch
 from safetensors.numpy import load_file, save_file
 
+from apron_core import metrics
+from apron_core.checks import check_int, check_interaction_matrix, check_profile
 from apron_core.errors import ConfigError, DataError
-from apron_core.tags import K
 
 FORMAT_VERSION = 1
 CONFIG_FILE = "config.json"
@@ -40,35 +41,14 @@ SCORE_BATCH_USERS = 1000
 # --------------------------------------------------------------------------- checks
 
 
-def check_interactions(name: str, x: Any, n_items: int | None = None) -> sp.csr_matrix:
-    """``x`` as a float32 CSR matrix; raises DataError unless it is a 2-D sparse matrix
-    of finite non-negative values (with ``n_items`` columns when given)."""
-    if not sp.issparse(x):
-        raise DataError(
-            f"{name} must be a scipy sparse matrix (users x songs), got {type(x).__name__}; "
-            "build it with apron_core.data.train_matrix / heldout_matrices."
-        )
-    if x.ndim != 2:
-        raise DataError(f"{name} must be 2-D, got shape {x.shape}.")
-    if n_items is not None and x.shape[1] != n_items:
-        raise DataError(
-            f"{name} has {x.shape[1]} song columns but the model was fitted on {n_items}; "
-            "use matrices built on the same split vocabulary."
-        )
-    x = sp.csr_matrix(x, dtype=np.float32)
-    if x.nnz and (not np.all(np.isfinite(x.data)) or x.data.min() < 0):
-        raise DataError(f"{name} has negative or non-finite entries; pass play indicators >= 0.")
-    return x
-
-
 def check_valid(valid: Any, n_items: int) -> tuple[sp.csr_matrix, sp.csr_matrix] | None:
     """``valid`` = ``(fold_in, heldout)`` of the validation users, or None."""
     if valid is None:
         return None
     if not isinstance(valid, tuple | list) or len(valid) != 2:
         raise DataError("valid must be a (fold_in, heldout) pair of sparse matrices or None.")
-    tr = check_interactions("valid[0] (fold-in)", valid[0], n_items)
-    te = check_interactions("valid[1] (held-out)", valid[1], n_items)
+    tr = check_interaction_matrix(valid[0], name="valid[0] (fold-in)", n_songs=n_items)
+    te = check_interaction_matrix(valid[1], name="valid[1] (held-out)", n_songs=n_items)
     if tr.shape != te.shape:
         raise DataError(f"valid fold-in {tr.shape} and held-out {te.shape} shapes differ.")
     if te.nnz == 0:
@@ -76,67 +56,18 @@ def check_valid(valid: Any, n_items: int) -> tuple[sp.csr_matrix, sp.csr_matrix]
     return tr, te
 
 
-def check_profiles(profiles: Any, n_users: int) -> np.ndarray:
-    """``profiles`` as a (U, K) float64 array of finite non-negative tag weights."""
-    p = np.asarray(profiles, dtype=np.float64)
-    if p.shape != (n_users, K):
-        raise DataError(
-            f"profiles have shape {p.shape}; expected ({n_users}, {K}): one row of {K} tag "
-            "weights per fold-in user, in apron_core.tags order."
-        )
-    if not np.all(np.isfinite(p)) or (p < 0).any():
-        raise DataError("profiles must be finite and non-negative.")
-    return p
-
-
-def check_positive(name: str, value: Any, *, integer: bool = False, allow_zero: bool = False):
-    """Raise ConfigError unless ``value`` is a positive (or zero) int / float."""
-    kinds = (int, np.integer) if integer else (int, float, np.integer, np.floating)
-    ok = isinstance(value, kinds) and not isinstance(value, bool)
-    if ok:
-        ok = np.isfinite(value) and (value >= 0 if allow_zero else value > 0)
-    if not ok:
-        what = "an integer" if integer else "a number"
-        bound = ">= 0" if allow_zero else "> 0"
-        raise ConfigError(f"{name}={value!r} must be {what} {bound}")
-
-
-def resolve_device(device: str | torch.device) -> torch.device:
-    try:
-        return torch.device(device)
-    except (RuntimeError, TypeError) as e:
-        raise ConfigError(f"device={device!r} is not a torch device (e.g. 'cpu', 'cuda:0')") from e
-
-
-# --------------------------------------------------------------------------- ndcg
-
-
-def ndcg_at_k(scores: np.ndarray, heldout: sp.csr_matrix, k: int = 100) -> np.ndarray:
-    """Per-user NDCG@k with binary relevance (DESIGN.md §3); NaN for users with no targets.
-
-    Private copy for early stopping, so training does not depend on
-    ``apron_core.metrics``. Mask fold-in songs (set them to ``-inf``) first.
-    """
-    n_users, n_items = scores.shape
-    k = min(k, n_items)
-    idx = np.argpartition(-scores, k - 1, axis=1)[:, :k]  # (U, k) unordered
-    part = np.take_along_axis(scores, idx, axis=1)
-    top = np.take_along_axis(idx, np.argsort(-part, axis=1, kind="stable"), axis=1)  # (U, k)
-    rel = np.asarray(heldout[np.arange(n_users)[:, None], top].todense()) > 0  # (U, k)
-    discount = 1.0 / np.log2(np.arange(2, k + 2))
-    dcg = rel @ discount
-    n_rel = np.minimum(heldout.getnnz(axis=1), k)
-    idcg = np.concatenate([[0.0], np.cumsum(discount)])[n_rel]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(n_rel > 0, dcg / idcg, np.nan)
+VALIDATION_K = 100  # early stopping and tuning watch NDCG@100 (DESIGN.md §3)
 
 
 def validation_ndcg(model: Baseline, fold_in: sp.csr_matrix, heldout: sp.csr_matrix) -> float:
-    """Mean NDCG@100 of ``heldout`` given ``fold_in`` (fold-in songs masked), in user blocks."""
+    """Mean NDCG@100 of ``heldout`` given ``fold_in`` (fold-in songs masked), in user blocks,
+    with the evaluation's own metric code (apron_core.metrics: same ranking, same ties)."""
+    k = min(VALIDATION_K, model._require_fitted())
     values = []
     for start, block in model.iter_scores(fold_in):
-        block[fold_in[start : start + len(block)].nonzero()] = -np.inf
-        values.append(ndcg_at_k(block, heldout[start : start + len(block)], 100))
+        rows = slice(start, start + len(block))
+        masked = metrics.mask_fold_in(block, fold_in[rows])
+        values.append(metrics.ndcg_at_k(masked, heldout[rows], k))
     return float(np.nanmean(np.concatenate(values)))
 
 
@@ -204,10 +135,11 @@ class Baseline(ABC):
         *,
         valid: tuple[sp.csr_matrix, sp.csr_matrix] | None = None,
         seed: int,
-        device: str | torch.device = "cpu",
+        device: str | torch.device | None = None,
         progress: bool = True,
     ) -> Baseline:
-        """Fit on ``train`` (train users x songs); returns self."""
+        """Fit on ``train`` (train users x songs) on ``device`` (None or "auto": CUDA when
+        torch sees it, else the CPU; see apron_core.checks.resolve_device); returns self."""
 
     @abstractmethod
     def _score_block(self, x: sp.csr_matrix) -> np.ndarray:
@@ -225,8 +157,8 @@ class Baseline(ABC):
 
         For streaming evaluation without holding the whole (U, N) matrix.
         """
-        x = check_interactions("fold_in", fold_in, self._require_fitted())
-        check_positive("batch_users", batch_users, integer=True)
+        x = check_interaction_matrix(fold_in, name="fold_in", n_songs=self._require_fitted())
+        check_int(batch_users, name="batch_users", minimum=1)
         for start in range(0, x.shape[0], batch_users):
             block = self._score_block(x[start : start + batch_users])
             yield start, np.ascontiguousarray(block, dtype=np.float32)
@@ -238,7 +170,7 @@ class Baseline(ABC):
         the evaluation sets them to ``-inf`` before ranking.
         """
         n_items = self._require_fitted()
-        x = check_interactions("fold_in", fold_in, n_items)
+        x = check_interaction_matrix(fold_in, name="fold_in", n_songs=n_items)
         out = np.empty((x.shape[0], n_items), dtype=np.float32)
         for start, block in self.iter_scores(x, batch_users=batch_users):
             out[start : start + len(block)] = block
@@ -257,10 +189,10 @@ class Baseline(ABC):
         nothing and their controllability Δ is exactly 0 *by construction*.
         ``profiles`` (and ``reference``) are still checked to be (U, K).
         """
-        x = check_interactions("fold_in", fold_in, self._require_fitted())
-        check_profiles(profiles, x.shape[0])
+        x = check_interaction_matrix(fold_in, name="fold_in", n_songs=self._require_fitted())
+        check_profile(profiles, name="profiles", batched=True, n_users=x.shape[0])
         if reference is not None:
-            check_profiles(reference, x.shape[0])
+            check_profile(reference, name="reference", batched=True, n_users=x.shape[0])
         return self.score(x)
 
     # ---------------------------------------------------------------- files

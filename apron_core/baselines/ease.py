@@ -21,14 +21,8 @@ import scipy.sparse as sp
 import torch
 from tqdm.auto import tqdm
 
-from apron_core.baselines.base import (
-    Baseline,
-    check_interactions,
-    check_positive,
-    check_valid,
-    resolve_device,
-    validation_ndcg,
-)
+from apron_core.baselines.base import Baseline, check_valid, validation_ndcg
+from apron_core.checks import check_int, check_interaction_matrix, check_number, resolve_device
 from apron_core.errors import ConfigError, DataError
 
 DEFAULT_LAMBDAS = (100.0, 250.0, 500.0, 1000.0, 2500.0)
@@ -85,7 +79,7 @@ class EASE(Baseline):
 
     def __init__(self, config: EASEConfig | None = None, **overrides: Any) -> None:
         super().__init__(config, **overrides)
-        check_positive("lam", self.config.lam)
+        check_number(self.config.lam, name="lam", above=0.0)
         self._b_device: torch.Tensor | None = None
 
     def fit(
@@ -94,18 +88,18 @@ class EASE(Baseline):
         *,
         valid: tuple[sp.csr_matrix, sp.csr_matrix] | None = None,
         seed: int,
-        device: str | torch.device = "cpu",
+        device: str | torch.device | None = None,
         progress: bool = True,
     ) -> EASE:
         """Closed-form fit; ``valid`` (if given) only adds its NDCG@100 to ``training``.
 
         Deterministic: ``seed`` is recorded but unused.
         """
-        x = check_interactions("train", train)
+        x = check_interaction_matrix(train, name="train")
         if x.nnz == 0:
             raise DataError("train matrix is empty; fit needs interactions.")
         valid = check_valid(valid, x.shape[1])
-        check_positive("seed", seed, integer=True, allow_zero=True)
+        check_int(seed, name="seed", minimum=0)
         dev = resolve_device(device)
         b = ease_weights(gram(x), float(self.config.lam), dev, overwrite=True)
         self._set_weights(b, dev)
@@ -138,26 +132,24 @@ def tune_ease(
     valid: tuple[sp.csr_matrix, sp.csr_matrix],
     lambdas: Sequence[float] = DEFAULT_LAMBDAS,
     *,
-    device: str | torch.device = "cpu",
+    device: str | torch.device | None = None,
     progress: bool = True,
 ) -> tuple[EASE, dict[float, float]]:
     """Fit EASE for each λ in ``lambdas``; return the best model (by validation
     NDCG@100; ties go to the first λ) and ``{λ: NDCG@100}``."""
-    x = check_interactions("train", train)
+    x = check_interaction_matrix(train, name="train")
     if x.nnz == 0:
         raise DataError("train matrix is empty; fit needs interactions.")
     checked = check_valid(valid, x.shape[1])
     if checked is None:
         raise DataError("tune_ease needs valid=(fold_in, heldout) of the validation users.")
-    lambdas = [float(v) for v in lambdas]
+    lambdas = [check_number(v, name="lambdas entry", above=0.0) for v in lambdas]
     if not lambdas:
         raise ConfigError("lambdas is empty; pass values such as (100, 250, 500, 1000, 2500).")
-    for v in lambdas:
-        check_positive("lambda", v)
     dev = resolve_device(device)
     g = gram(x)
     results: dict[float, float] = {}
-    best: EASE | None = None
+    best = None  # set by the first λ (lambdas is non-empty)
     for lam in tqdm(lambdas, desc="ease λ", disable=not progress, leave=False):
         model = EASE(lam=lam)
         model._set_weights(ease_weights(g, lam, dev), dev)
@@ -165,6 +157,5 @@ def tune_ease(
         model.training = {"val_ndcg@100": results[lam]}
         if best is None or results[lam] > results[best.config.lam]:
             best = model
-    assert best is not None
     best.training["tuned_over"] = {str(k): v for k, v in results.items()}
     return best, results

@@ -28,8 +28,8 @@ import scipy.sparse as sp
 import torch
 from torch import nn
 
-from apron_core.baselines.base import check_positive
 from apron_core.baselines.neural import NeuralBaseline, dropout, multinomial_nll
+from apron_core.checks import check_int, check_number
 from apron_core.errors import ConfigError
 
 # vae_cf ran 200k annealing updates on ML-20M: 234 updates/epoch x 200 epochs = 46.8k
@@ -69,8 +69,8 @@ def _check_arch(cfg: Any) -> None:
     if not isinstance(cfg.hidden_dims, tuple | list):
         raise ConfigError(f"hidden_dims={cfg.hidden_dims!r} must be a tuple of layer sizes")
     for h in cfg.hidden_dims:
-        check_positive("hidden_dims entry", h, integer=True)
-    check_positive("latent_dim", cfg.latent_dim, integer=True)
+        check_int(h, name="hidden_dims entry", minimum=1)
+    check_int(cfg.latent_dim, name="latent_dim", minimum=1)
 
 
 class _MultNet(nn.Module):
@@ -121,7 +121,7 @@ class MultDAE(NeuralBaseline):
     def __init__(self, config: MultDAEConfig | None = None, **overrides: Any) -> None:
         super().__init__(config, **overrides)
         _check_arch(self.config)
-        check_positive("l2", self.config.l2, allow_zero=True)
+        check_number(self.config.l2, name="l2", minimum=0.0)
 
     def _build(self, n_items: int) -> nn.Module:
         c = self.config
@@ -160,9 +160,9 @@ class MultVAE(NeuralBaseline):
     def __init__(self, config: MultVAEConfig | None = None, **overrides: Any) -> None:
         super().__init__(config, **overrides)
         _check_arch(self.config)
-        check_positive("anneal_cap", self.config.anneal_cap, allow_zero=True)
+        check_number(self.config.anneal_cap, name="anneal_cap", minimum=0.0)
         if self.config.total_anneal_steps is not None:
-            check_positive("total_anneal_steps", self.config.total_anneal_steps, integer=True)
+            check_int(self.config.total_anneal_steps, name="total_anneal_steps", minimum=1)
 
     def _build(self, n_items: int) -> nn.Module:
         c = self.config

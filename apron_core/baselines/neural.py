@@ -23,26 +23,25 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from apron_core.baselines.base import (
-    Baseline,
-    check_interactions,
-    check_positive,
-    check_valid,
+from apron_core.baselines.base import Baseline, check_valid, validation_ndcg
+from apron_core.checks import (
+    check_int,
+    check_interaction_matrix,
+    check_number,
+    check_probability,
     resolve_device,
-    validation_ndcg,
 )
 from apron_core.errors import ConfigError, DataError
 
 
 def check_training_config(cfg: Any) -> None:
     """Checks shared by the neural configs (epochs, batch_size, lr, dropout, patience)."""
-    check_positive("epochs", cfg.epochs, integer=True)
-    check_positive("batch_size", cfg.batch_size, integer=True)
-    check_positive("lr", cfg.lr)
-    if not isinstance(cfg.dropout, int | float) or not 0.0 <= cfg.dropout < 1.0:
-        raise ConfigError(f"dropout={cfg.dropout!r} must be in [0, 1)")
+    check_int(cfg.epochs, name="epochs", minimum=1)
+    check_int(cfg.batch_size, name="batch_size", minimum=1)
+    check_number(cfg.lr, name="lr", above=0.0)
+    check_probability(cfg.dropout, name="dropout", allow_one=False)
     if cfg.patience is not None:
-        check_positive("patience", cfg.patience, integer=True)
+        check_int(cfg.patience, name="patience", minimum=1)
 
 
 def to_dense(x: sp.csr_matrix, device: torch.device) -> torch.Tensor:
@@ -107,7 +106,7 @@ class NeuralBaseline(Baseline):
         *,
         valid: tuple[sp.csr_matrix, sp.csr_matrix] | None = None,
         seed: int,
-        device: str | torch.device = "cpu",
+        device: str | torch.device | None = None,
         progress: bool = True,
     ) -> NeuralBaseline:
         """Train for up to ``config.epochs`` epochs; with ``valid``, keep the best epoch.
@@ -115,11 +114,11 @@ class NeuralBaseline(Baseline):
         ``valid = (fold_in, heldout)`` of the validation users. Without it the
         last epoch's weights are kept.
         """
-        x = check_interactions("train", train)
+        x = check_interaction_matrix(train, name="train")
         if x.nnz == 0:
             raise DataError("train matrix is empty; fit needs interactions.")
         valid = check_valid(valid, x.shape[1])
-        check_positive("seed", seed, integer=True, allow_zero=True)
+        check_int(seed, name="seed", minimum=0)
         self.device = resolve_device(device)
         self.n_items = x.shape[1]
         with torch.random.fork_rng(devices=[]):
@@ -175,22 +174,26 @@ class NeuralBaseline(Baseline):
     def _training_extras(self) -> dict[str, Any]:
         return {}
 
+    def _fitted_net(self) -> nn.Module:
+        if self.net is None:
+            raise ConfigError(f"{type(self).__name__} is not fitted; call fit() or load it.")
+        return self.net
+
     def _score_block(self, x: sp.csr_matrix) -> np.ndarray:
-        assert self.net is not None
-        self.net.eval()
+        self._fitted_net().eval()
         with torch.no_grad():
             return self._logits(to_dense(x, self.device)).float().cpu().numpy()
 
     # ---------------------------------------------------------------- files
 
     def _arrays(self) -> dict[str, np.ndarray]:
-        assert self.net is not None
-        return {k: v.detach().cpu().numpy() for k, v in self.net.state_dict().items()}
+        state = self._fitted_net().state_dict()
+        return {k: v.detach().cpu().numpy() for k, v in state.items()}
 
     def _restore(self, arrays: dict[str, np.ndarray], device: torch.device) -> None:
-        assert self.n_items is not None
+        n_items = self._require_fitted()  # set from config.json before _restore
         with torch.random.fork_rng(devices=[]):
-            net = self._build(self.n_items)  # initial values are overwritten below
+            net = self._build(n_items)  # initial values are overwritten below
         state = {k: torch.from_numpy(v) for k, v in arrays.items()}
         try:
             net.load_state_dict(state)

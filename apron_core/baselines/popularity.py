@@ -12,7 +12,8 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from apron_core.baselines.base import Baseline, check_interactions, check_positive
+from apron_core.baselines.base import Baseline
+from apron_core.checks import check_int, check_interaction_matrix, resolve_device
 from apron_core.errors import DataError
 
 
@@ -33,14 +34,16 @@ class Popularity(Baseline):
         *,
         valid: tuple[sp.csr_matrix, sp.csr_matrix] | None = None,
         seed: int,
-        device: str | torch.device = "cpu",
+        device: str | torch.device | None = None,
         progress: bool = True,
     ) -> Popularity:
-        """Count plays per song; ``valid``, ``seed``, ``device``, ``progress`` are unused."""
-        x = check_interactions("train", train)
+        """Count plays per song (on the CPU; ``device`` is only checked); ``valid``, ``seed``
+        and ``progress`` are unused."""
+        x = check_interaction_matrix(train, name="train")
         if x.nnz == 0:
             raise DataError("train matrix is empty; fit needs interactions.")
-        check_positive("seed", seed, integer=True, allow_zero=True)
+        check_int(seed, name="seed", minimum=0)
+        resolve_device(device)  # the same devices are valid for every baseline
         self.n_items = x.shape[1]
         self.counts = np.asarray(x.sum(axis=0), dtype=np.float32).ravel()  # (N,)
         self.training = {"seed": seed}

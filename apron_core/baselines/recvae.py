@@ -31,8 +31,8 @@ import scipy.sparse as sp
 import torch
 from torch import nn
 
-from apron_core.baselines.base import check_positive
 from apron_core.baselines.neural import NeuralBaseline, dropout
+from apron_core.checks import check_int, check_number, quote
 from apron_core.errors import ConfigError
 
 _LOG_2PI = math.log(2 * math.pi)
@@ -127,20 +127,20 @@ class RecVAE(NeuralBaseline):
     def __init__(self, config: RecVAEConfig | None = None, **overrides: Any) -> None:
         super().__init__(config, **overrides)
         c = self.config
-        check_positive("hidden_dim", c.hidden_dim, integer=True)
-        check_positive("latent_dim", c.latent_dim, integer=True)
-        check_positive("n_enc_epochs", c.n_enc_epochs, integer=True)
-        check_positive("n_dec_epochs", c.n_dec_epochs, integer=True)
-        check_positive("layer_norm_eps", c.layer_norm_eps)
+        for name in ("hidden_dim", "latent_dim", "n_enc_epochs", "n_dec_epochs"):
+            check_int(getattr(c, name), name=name, minimum=1)
+        check_number(c.layer_norm_eps, name="layer_norm_eps", above=0.0)
         if c.gamma is not None:
-            check_positive("gamma", c.gamma, allow_zero=True)
+            check_number(c.gamma, name="gamma", minimum=0.0)
         elif c.beta is None:
             raise ConfigError("RecVAE needs gamma (KL weight per interaction) or beta; both None")
         else:
-            check_positive("beta", c.beta, allow_zero=True)
+            check_number(c.beta, name="beta", minimum=0.0)
         w = c.mixture_weights
-        if len(w) != 3 or any(not isinstance(v, int | float) or v <= 0 for v in w):
-            raise ConfigError(f"mixture_weights={w!r} must be three positive weights")
+        if not isinstance(w, tuple | list) or len(w) != 3:
+            raise ConfigError(f"mixture_weights={quote(w)} must be three positive weights")
+        for v in w:
+            check_number(v, name="mixture_weights entry", above=0.0)
         if abs(sum(w) - 1.0) > 1e-6:
             raise ConfigError(f"mixture_weights={w!r} must sum to 1 (got {sum(w)})")
 

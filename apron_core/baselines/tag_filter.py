@@ -36,15 +36,8 @@ import scipy.sparse as sp
 import torch
 from safetensors.numpy import load_file
 
-from apron_core.baselines.base import (
-    CONFIG_FILE,
-    SCORE_BATCH_USERS,
-    WEIGHTS_FILE,
-    Baseline,
-    check_interactions,
-    check_positive,
-    check_profiles,
-)
+from apron_core.baselines.base import CONFIG_FILE, SCORE_BATCH_USERS, WEIGHTS_FILE, Baseline
+from apron_core.checks import check_interaction_matrix, check_number, check_profile
 from apron_core.errors import ConfigError, DataError
 from apron_core.tags import K
 
@@ -65,7 +58,7 @@ class TagFilter(Baseline):
 
     def __init__(self, base: Baseline, song_tags: Any, strength: float = 1.0) -> None:
         super().__init__(TagFilterConfig(strength=strength))
-        check_positive("strength", strength, allow_zero=True)
+        check_number(strength, name="strength", minimum=0.0)
         if not isinstance(base, Baseline) or isinstance(base, TagFilter):
             raise ConfigError(f"base must be a (non-TagFilter) Baseline, got {type(base).__name__}")
         self.base = base
@@ -93,11 +86,11 @@ class TagFilter(Baseline):
         *,
         valid: tuple[sp.csr_matrix, sp.csr_matrix] | None = None,
         seed: int,
-        device: str | torch.device = "cpu",
+        device: str | torch.device | None = None,
         progress: bool = True,
     ) -> TagFilter:
         """Fit the wrapped baseline (the filter itself has nothing to learn)."""
-        self._check_catalog(check_interactions("train", train).shape[1])
+        self._check_catalog(check_interaction_matrix(train, name="train").shape[1])
         self.base.fit(train, valid=valid, seed=seed, device=device, progress=progress)
         self.n_items, self.device, self.training = self.base.n_items, self.base.device, {}
         return self
@@ -108,7 +101,7 @@ class TagFilter(Baseline):
     def profiles(self, fold_in: sp.csr_matrix) -> np.ndarray:
         """(U, K) tag profile from observed tags: mean tag vector of the fold-in songs,
         normalized to sum 1 (uniform for users none of whose songs are tagged)."""
-        x = check_interactions("fold_in", fold_in, self._require_fitted())
+        x = check_interaction_matrix(fold_in, name="fold_in", n_songs=self._require_fitted())
         counts = np.asarray(x @ self.song_tags, dtype=np.float64)  # (U, K)
         total = counts.sum(axis=1, keepdims=True)
         return np.where(total > 0, counts / np.where(total > 0, total, 1.0), 1.0 / K)
@@ -133,9 +126,12 @@ class TagFilter(Baseline):
         (default :meth:`profiles` of ``fold_in``). Profiles equal to the reference
         give exactly :meth:`score`.
         """
-        x = check_interactions("fold_in", fold_in, self._require_fitted())
-        p = check_profiles(profiles, x.shape[0])
-        p0 = self.profiles(x) if reference is None else check_profiles(reference, x.shape[0])
+        x = check_interaction_matrix(fold_in, name="fold_in", n_songs=self._require_fitted())
+        p = check_profile(profiles, name="profiles", batched=True, n_users=x.shape[0])
+        if reference is None:
+            p0 = self.profiles(x)
+        else:
+            p0 = check_profile(reference, name="reference", batched=True, n_users=x.shape[0])
         r = self.reductions(p, p0)  # (U, K)
         scores = self.score(x)  # (U, N) float32
         edited = np.flatnonzero(r.any(axis=1))

@@ -209,7 +209,7 @@ def apply_sliders(ctx: AppContext, session: Session, values_pct: Sequence[float]
     page shows were moved. None when nothing moved."""
     profile = _require(session)
     shown = session.slider_values()
-    raw = st.coerce_weights(values_pct, what="slider values", max_value=100.0)
+    raw = st.check_slider_values(values_pct)
     if st.moved_tags(shown, raw).size == 0:
         return None
     edit = st.slider_edit(profile, shown, raw, session.locked)

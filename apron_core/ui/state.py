@@ -23,11 +23,12 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from apron_core.checks import check_profile
 from apron_core.errors import DataError
 from apron_core.tags import TAG_NAMES, K
 
 STEP_PCT = 0.01  # slider resolution, in percent of the profile
-MAX_WEIGHT = 1e6  # same bound as Engine.check_profile: larger is a typo or an overflow
+MAX_SLIDER_PCT = 100.0  # a slider value is a percent of the profile
 BOOST_FACTOR = 2.0
 BOOST_FLOOR = 1.0 / K  # a boosted tag gets at least a uniform share before renormalizing
 PROFILE_FORMAT = "apron-studio-profile"
@@ -84,27 +85,10 @@ class Edit:
 # --------------------------------------------------------------------------- checks
 
 
-def coerce_weights(values, *, what: str = "weights", max_value: float = MAX_WEIGHT) -> np.ndarray:
-    """`values` as (80,) float64, finite, in [0, max_value]; DataError naming the bad entry."""
-    if values is None or isinstance(values, (str, bytes)):
-        raise DataError(f"{what} must be {K} numbers, one per tag; got {type(values).__name__}")
-    try:
-        w = np.asarray(values, dtype=np.float64)
-    except (TypeError, ValueError) as e:
-        raise DataError(f"{what} must be {K} numbers, one per tag ({e})") from None
-    if w.shape != (K,):
-        raise DataError(f"{what} has shape {w.shape}: it must be {K} numbers, one per tag")
-    for test, why in (
-        (~np.isfinite(w), "is not a finite number"),
-        (w < 0, "is negative: weights must be ≥ 0 (0 turns a tag off)"),
-        (w > max_value, f"is above {max_value:g}: weights are shares, use 0-{max_value:g}"),
-    ):
-        bad = np.flatnonzero(test)
-        if bad.size:
-            i = int(bad[0])
-            more = f" ({bad.size} such weights)" if bad.size > 1 else ""
-            raise DataError(f"{what}: the weight of {TAG_NAMES[i]!r} ({w[i]}) {why}{more}")
-    return w
+def check_slider_values(values) -> np.ndarray:
+    """All 80 slider values (percent) as float64, each in [0, 100] (all 0 allowed: the
+    edit rule decides); DataError naming the bad slider."""
+    return check_profile(values, name="slider values", allow_zero=True, max_weight=MAX_SLIDER_PCT)
 
 
 def tag_indices(names: Iterable[str], *, what: str = "tags") -> frozenset[int]:
@@ -128,7 +112,7 @@ def to_percent(profile: np.ndarray) -> np.ndarray:
 def settle(weights, tiers: Sequence[tuple[str, Collection[int]]] = ()) -> Edit:
     """Sum-1 profile from non-negative weights, keeping the tiers' weights in priority
     order (see the module doc); tags in no tier form the last tier."""
-    w = coerce_weights(weights)
+    w = check_profile(weights, name="weights", allow_zero=True)
     if w.sum() <= 0:
         raise DataError("every weight is 0: raise at least one tag above 0 (or reset)")
     taken = np.zeros(K, dtype=bool)
@@ -193,7 +177,7 @@ def slider_edit(
 ) -> Edit:
     """The profile after the listener moved sliders: raw_pct holds all 80 slider values
     (percent). Moved tags keep their new value, locked tags theirs, the rest rescale."""
-    raw = coerce_weights(raw_pct, what="slider values", max_value=100.0)
+    raw = check_slider_values(raw_pct)
     moved = moved_tags(shown_pct, raw)
     if moved.size == 0:
         return Edit(np.asarray(profile, dtype=np.float64))
@@ -300,7 +284,7 @@ def import_json(data: str | bytes) -> ImportedProfile:
         raise DataError("'history' must hold song ids (short strings such as 'S00001')")
     source = doc.get("source", "")
     source = source[:120] if isinstance(source, str) else ""
-    edit = settle(coerce_weights(w, what="profile weights"))
+    edit = settle(check_profile(w, name="profile weights", allow_zero=True))
     return ImportedProfile(edit.profile, locked, tuple(dict.fromkeys(history)), source)
 
 
@@ -316,7 +300,7 @@ def _number(value, name: str) -> float:
 def encode_share(profile: np.ndarray, locked: Collection[int] = ()) -> str:
     """A compact URL-safe code of a profile (and its locks): version byte, 80 uint16
     weights relative to the largest, optional 10-byte lock mask; base64url, no padding."""
-    w = coerce_weights(profile, what="profile")
+    w = check_profile(profile, allow_zero=True)
     if w.max() <= 0:
         raise DataError("cannot share an all-zero profile")
     q = np.round(w / w.max() * _SHARE_SCALE).astype(">u2")

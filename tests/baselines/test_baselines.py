@@ -13,6 +13,7 @@ import pytest
 import scipy.sparse as sp
 import torch
 
+from apron_core import metrics
 from apron_core.baselines import (
     BASELINES,
     EASE,
@@ -22,7 +23,6 @@ from apron_core.baselines import (
     TagFilter,
     load_baseline,
     make_baseline,
-    ndcg_at_k,
     tune_ease,
     validation_ndcg,
 )
@@ -120,6 +120,9 @@ def test_unknown_name_lists_the_names():
         ("ease", {"lam": -1.0}, "lam=-1.0"),
         ("mult-vae", {"dropout": 1.0}, "dropout"),
         ("mult-dae", {"epochs": 0}, "epochs=0"),
+        ("mult-dae", {"epochs": 2.0}, r"epochs=2\.0 must be a whole number"),
+        ("mult-vae", {"lr": float("nan")}, "lr=nan must be a finite number > 0"),
+        ("recvae", {"mixture_weights": (0.5, -0.5, 1.0)}, r"mixture_weights entry=-0\.5"),
         ("recvae", {"gamma": None}, "gamma"),
         ("recvae", {"mixture_weights": (0.5, 0.5, 0.5)}, "sum to 1"),
     ],
@@ -163,13 +166,23 @@ def test_score_rejects_other_catalog(fitted):
 # --------------------------------------------------------------------------- quality
 
 
-def test_ndcg_by_hand():
-    scores = np.array([[3.0, 2.0, 1.0, 0.0], [0.0, 1.0, 2.0, 3.0]])
-    heldout = sp.csr_matrix(np.array([[0, 1, 0, 1], [0, 0, 0, 0]], dtype=np.float32))
-    got = ndcg_at_k(scores, heldout, k=2)
-    # user 0: ranks 1,2 are items 0,1 -> DCG = 1/log2(3); IDCG = 1 + 1/log2(3)
-    assert got[0] == pytest.approx((1 / np.log2(3)) / (1 + 1 / np.log2(3)))
-    assert np.isnan(got[1])
+def test_fit_rejects_an_unknown_device(data):
+    with pytest.raises(ConfigError, match="device='tpu'"):
+        make_baseline("ease").fit(data["train"], seed=0, device="tpu", progress=False)
+    with pytest.raises(ConfigError, match="device='tpu'"):
+        make_baseline("popularity").fit(data["train"], seed=0, device="tpu", progress=False)
+
+
+def test_validation_ndcg_breaks_ties_like_the_evaluation():
+    """Popularity ties: songs 1, 2, 3 are each played once. The evaluation ranks tied
+    songs by index, so for a user who played song 0 (masked) and held out song 3 the list
+    is 1, 2, 3, 4, 0: song 3 at rank 3, NDCG = 1/log2(4) = 0.5 (a catalog of 5 songs caps
+    NDCG@100 at NDCG@5). The user without a held-out song is skipped."""
+    train = sp.csr_matrix(np.array([[1, 1, 0, 0, 0], [1, 0, 1, 0, 0], [0, 0, 0, 1, 0]]))
+    model = Popularity().fit(train, seed=0, progress=False)
+    fold_in = sp.csr_matrix(np.array([[1, 0, 0, 0, 0], [0, 1, 0, 0, 0]], dtype=np.float32))
+    heldout = sp.csr_matrix(np.array([[0, 0, 0, 1, 0], [0, 0, 0, 0, 0]], dtype=np.float32))
+    assert validation_ndcg(model, fold_in, heldout) == pytest.approx(0.5, abs=1e-12)
 
 
 @pytest.mark.parametrize("name", list(CONFIGS))
@@ -201,7 +214,9 @@ def test_keeps_best_epoch(fitted, data, name):
 def test_early_stopping_stops(data):
     m = make_baseline("mult-vae", **SMALL, epochs=30, patience=1, lr=0.05)
     m.fit(data["train"], valid=data["valid"], seed=0, progress=False)
-    assert m.training["epochs_run"] < 30
+    t = m.training
+    assert t["epochs_run"] < 30
+    assert t["epochs_run"] == t["best_epoch"] + 1  # one epoch without a better NDCG, then stop
 
 
 def test_vae_anneal_reaches_cap(data):
@@ -293,7 +308,7 @@ def test_plain_baselines_ignore_profiles(fitted, data, rng, name):
     np.testing.assert_array_equal(
         fitted[name].score_with_control(fold_in, profiles), fitted[name].score(fold_in)
     )
-    with pytest.raises(DataError, match="profiles have shape"):
+    with pytest.raises(DataError, match=r"profiles has shape \(100, 10\)"):
         fitted[name].score_with_control(fold_in, profiles[:, :10])
 
 
@@ -386,10 +401,9 @@ def test_tag_filter_fit_fits_base(data, song_tags):
     np.testing.assert_array_equal(f.score(data["test"][0])[0], f.base.counts)
 
 
-def test_private_ndcg_matches_metrics_module(rng):
-    metrics = pytest.importorskip("apron_core.metrics")
-    scores = rng.normal(size=(50, 300))  # continuous: no ties
-    heldout = sp.csr_matrix((rng.random((50, 300)) < 0.05).astype(np.float32))
-    np.testing.assert_allclose(
-        ndcg_at_k(scores, heldout, 100), metrics.ndcg_at_k(scores, heldout, 100), equal_nan=True
-    )
+@pytest.mark.parametrize("name", ["popularity", "ease"])  # popularity: many ties
+def test_validation_ndcg_is_the_evaluations_ndcg(fitted, data, name):
+    fold_in, heldout = data["test"]
+    scores = fitted[name].score(fold_in)
+    want = metrics.evaluate_accuracy(scores, fold_in, heldout, ks=(100,))["ndcg@100"]
+    assert validation_ndcg(fitted[name], fold_in, heldout) == pytest.approx(want, rel=1e-12)

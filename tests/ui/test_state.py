@@ -37,16 +37,26 @@ def profile(rng) -> np.ndarray:
         ([["a"]] * K, "80 numbers"),
     ],
 )
-def test_coerce_weights_refuses_bad_input(bad, fragment):
+def test_settle_refuses_bad_weights(bad, fragment):
     with pytest.raises(DataError, match=fragment):
-        st.coerce_weights(bad)
+        st.settle(bad)
 
 
-def test_coerce_weights_names_the_tag():
+def test_a_bad_weight_is_named_by_its_tag():
     w = [1.0] * K
     w[TAG_NAMES.index("rock")] = float("nan")
     with pytest.raises(DataError, match="'rock'"):
-        st.coerce_weights(w)
+        st.settle(w)
+
+
+def test_slider_values_are_percentages():
+    values = np.zeros(K)  # all zero is a valid slider state: the edit rule decides
+    np.testing.assert_array_equal(st.check_slider_values(values), values)
+    values[5] = 100.5
+    with pytest.raises(
+        DataError, match=f"slider values: the weight of '{TAG_NAMES[5]}'.*above 100"
+    ):
+        st.check_slider_values(values)
 
 
 def test_tag_indices():
