@@ -175,8 +175,8 @@ class _MacridNet(nn.Module):
             h = h + self.feature_proj(self.features)  # (N, d)
         return F.normalize(h, dim=-1)
 
-    def assignment(self, hn: torch.Tensor, gen: torch.Generator | None) -> torch.Tensor:
-        """c (P,): each song's softmax over its allowed concepts; Gumbel noise when gen."""
+    def log_assignment(self, hn: torch.Tensor, gen: torch.Generator | None) -> torch.Tensor:
+        """log c (P,): each song's log-softmax over its allowed concepts; Gumbel noise when gen."""
         mn = F.normalize(self.concepts, dim=-1)  # (K, d)
         logits = (hn[self.pair_item] * mn[self.pair_concept]).sum(-1) / self.tau  # (P,)
         if gen is not None:
@@ -184,12 +184,13 @@ class _MacridNet(nn.Module):
             logits = logits - torch.log(-torch.log(u.clamp(1e-10, 1.0 - 1e-7)))
         top = torch.full((self.n_items,), -torch.inf, device=logits.device)
         top = top.scatter_reduce(0, self.pair_item, logits.detach(), "amax")  # (N,)
-        e = torch.exp(logits - top[self.pair_item])  # (P,) the shift cancels below
-        total = torch.zeros(self.n_items, device=e.device).index_add(0, self.pair_item, e)
-        return e / total[self.pair_item]
+        shifted = logits - top[self.pair_item]  # (P,) ≤ 0, the song's best is 0
+        total = torch.zeros(self.n_items, device=logits.device)
+        total = total.index_add(0, self.pair_item, torch.exp(shifted))  # (N,) ≥ 1
+        return shifted - torch.log(total)[self.pair_item]
 
     def encode(
-        self, x: torch.Tensor, c: torch.Tensor, p_drop: float, gen: torch.Generator | None
+        self, x: torch.Tensor, log_c: torch.Tensor, p_drop: float, gen: torch.Generator | None
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Mean (b, K, d), unit norm, and log-variance ℓ (b, K, d) of each concept's code.
 
@@ -197,15 +198,17 @@ class _MacridNet(nn.Module):
         user's played songs only (a sparse product: plays x pairs-per-song terms).
         """
         b = x.shape[0]
-        xn = dropout(F.normalize(x, dim=-1), p_drop, gen)  # (b, N)
-        rows, songs = xn.nonzero(as_tuple=True)  # (nnz,) each
+        rows, songs = x.nonzero(as_tuple=True)  # (nnz,) each: the plays
+        v = x[rows, songs]  # (nnz,)
+        norm = torch.zeros(b, device=x.device, dtype=v.dtype).index_add(0, rows, v * v).sqrt()
+        v = dropout(v / norm[rows], p_drop, gen)  # L2-normalized rows, dropout on the plays
         n_pairs = self.item_ptr[songs + 1] - self.item_ptr[songs]  # (nnz,)
         src = torch.repeat_interleave(torch.arange(len(songs), device=x.device), n_pairs)
         first = torch.cumsum(n_pairs, 0) - n_pairs  # (nnz,) first expanded entry of each
         offset = torch.arange(len(src), device=x.device) - first[src]
         pair = self.pairs_by_item[self.item_ptr[songs[src]] + offset]  # (E,) pair index
         index = torch.stack([rows[src] * self.n_concepts + self.pair_concept[pair], songs[src]])
-        value = xn[rows[src], songs[src]] * c[pair]  # (E,) x_ui c_ik
+        value = v[src] * torch.exp(log_c[pair])  # (E,) x_ui c_ik
         m = torch.sparse_coo_tensor(
             index, value, (b * self.n_concepts, self.n_items), check_invariants=False
         )
@@ -215,29 +218,33 @@ class _MacridNet(nn.Module):
         d = self.latent_dim
         return F.normalize(h[..., :d], dim=-1), h[..., d:]
 
-    def components(self, z: torch.Tensor, hn: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
-        """E (b, P): ``c_ik exp(cos(z_k, h_i)/τ)`` per pair, each row scaled by one constant."""
-        zn = F.normalize(z, dim=-1)  # (b, K, d)
-        hp = hn[self.pair_item]  # (P, d)
-        cos = torch.cat(
-            [zn[:, k] @ hp[a:e].T for k, (a, e) in enumerate(pairwise(self.bounds))], dim=1
-        )  # (b, P)
-        s = cos / self.tau
-        s = s - s.max(dim=1, keepdim=True).values.detach()  # no overflow for small τ
-        return c * torch.exp(s)
+    def terms(self, z: torch.Tensor, hn: torch.Tensor, log_c: torch.Tensor) -> list[torch.Tensor]:
+        """Per concept k, (b, P_k): ``c_ik exp((cos(z_k, h_i) − 1)/τ)`` for its pairs.
 
-    def item_logits(self, e: torch.Tensor, gains: torch.Tensor | None = None) -> torch.Tensor:
+        The constant −1/τ (it cancels in every share and ranking) keeps exp ≤ 1.
+        """
+        zs = F.normalize(z, dim=-1) / self.tau  # (b, K, d)
+        hp = hn[self.pair_item]  # (P, d)
+        base = log_c - 1.0 / self.tau  # (P,)
+        return [
+            torch.exp(torch.addmm(base[a:e], zs[:, k], hp[a:e].T))  # (b, P_k)
+            for k, (a, e) in enumerate(pairwise(self.bounds))
+        ]
+
+    def item_logits(
+        self, terms: list[torch.Tensor], gains: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Scores (b, N) = log Σ_k g_k c_ik exp(...), floored at log(tiny)."""
-        if gains is not None:
-            e = e * gains[:, self.pair_concept]  # (b, P)
-        probs = torch.zeros(e.shape[0], self.n_items, device=e.device, dtype=e.dtype)
-        probs = probs.index_add(1, self.pair_item, e)
+        b = terms[0].shape[0]
+        probs = torch.zeros(b, self.n_items, device=terms[0].device, dtype=terms[0].dtype)
+        for k, (a, e) in enumerate(pairwise(self.bounds)):
+            t = terms[k] if gains is None else terms[k] * gains[:, k : k + 1]
+            probs.index_add_(1, self.pair_item[a:e], t)
         return torch.log(probs.clamp_min(_TINY))
 
-    def concept_mass(self, e: torch.Tensor) -> torch.Tensor:
+    def concept_mass(self, terms: list[torch.Tensor]) -> torch.Tensor:
         """A (b, K) in float64: each concept's mass in the decoder's distribution."""
-        out = torch.zeros(e.shape[0], self.n_concepts, device=e.device, dtype=torch.float64)
-        return out.index_add(1, self.pair_concept, e.double())
+        return torch.stack([t.sum(dim=1, dtype=torch.float64) for t in terms], dim=1)
 
 
 # --------------------------------------------------------------------------- model
@@ -342,13 +349,13 @@ class MacridVAE(NeuralBaseline):
         """(negative log-likelihood, KL) of a dense batch x (b, N); sampled when gen."""
         net, c = self.net, self.config
         hn = net.item_reps()  # (N, d)
-        assign = net.assignment(hn, gen if c.gumbel else None)  # (P,)
-        mu, ell = net.encode(x, assign, c.dropout if gen is not None else 0.0, gen)
+        log_c = net.log_assignment(hn, gen if c.gumbel else None)  # (P,)
+        mu, ell = net.encode(x, log_c, c.dropout if gen is not None else 0.0, gen)
         z = mu
         if gen is not None:
             eps = torch.randn(mu.shape, generator=gen, device=mu.device, dtype=mu.dtype)
             z = mu + eps * c.prior_std * torch.exp(0.5 * ell)  # (b, K, d)
-        logits = net.item_logits(net.components(z, hn, assign))  # (b, N)
+        logits = net.item_logits(net.terms(z, hn, log_c))  # (b, N)
         kl = 0.5 * (ell.exp() - ell - 1.0).sum(dim=(1, 2)).mean()
         return multinomial_nll(logits, x), kl
 
@@ -371,23 +378,23 @@ class MacridVAE(NeuralBaseline):
 
     # ---------------------------------------------------------------- scoring
 
-    def _components(self, x: torch.Tensor) -> torch.Tensor:
-        """E (b, P) for dense fold-in rows, net in eval mode, no noise."""
+    def _terms(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """The decoder's per-concept terms for dense fold-in rows, no noise."""
         net = self.net
         hn = net.item_reps()
-        assign = net.assignment(hn, None)
-        mu, _ = net.encode(x, assign, 0.0, None)
-        return net.components(mu, hn, assign)
+        log_c = net.log_assignment(hn, None)
+        mu, _ = net.encode(x, log_c, 0.0, None)
+        return net.terms(mu, hn, log_c)
 
     def _logits(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net.item_logits(self._components(x))
+        return self.net.item_logits(self._terms(x))
 
     def assignment(self) -> np.ndarray:
         """(N, K) song → concept assignment used when scoring (rows sum to 1)."""
         self._require_fitted()
         net = self.net
         with torch.no_grad():
-            c = net.assignment(net.item_reps(), None).cpu().numpy()
+            c = net.log_assignment(net.item_reps(), None).exp().double().cpu().numpy()
         pair_item, pair_concept = net.pair_item.cpu().numpy(), net.pair_concept.cpu().numpy()
         out = np.zeros((net.n_items, net.n_concepts), dtype=np.float64)
         out[pair_item, pair_concept] = c
@@ -400,12 +407,12 @@ class MacridVAE(NeuralBaseline):
         return np.where(total > 0, mix / np.where(total > 0, total, 1.0), 1.0 / N_TAGS)
 
     def _blocks(self, fold_in: sp.csr_matrix):
-        """Yield (first row, E (b, P)) for blocks of fold-in rows."""
+        """Yield (first row, decoder terms) for blocks of fold-in rows."""
         self.net.eval()
         with torch.no_grad():
             for start in range(0, fold_in.shape[0], SCORE_BATCH_USERS):
                 x = to_dense(fold_in[start : start + SCORE_BATCH_USERS], self.device)
-                yield start, self._components(x)
+                yield start, self._terms(x)
 
     def concept_shares(
         self, fold_in: sp.csr_matrix, profiles: np.ndarray | None = None
@@ -418,8 +425,8 @@ class MacridVAE(NeuralBaseline):
         x = check_interactions("fold_in", fold_in, self._require_fitted())
         p = None if profiles is None else check_profiles(profiles, x.shape[0])
         out = np.empty((x.shape[0], self.net.n_concepts))
-        for start, e in self._blocks(x):
-            mass = self.net.concept_mass(e).cpu().numpy()
+        for start, terms in self._blocks(x):
+            mass = self.net.concept_mass(terms).cpu().numpy()
             out[start : start + len(mass)] = mass / mass.sum(axis=1, keepdims=True)
         if p is not None:
             out = out * self.gains(p, out @ self.concept_tags)
@@ -455,17 +462,17 @@ class MacridVAE(NeuralBaseline):
         p = check_profiles(profiles, x.shape[0])
         p0 = None if reference is None else check_profiles(reference, x.shape[0])
         out = np.empty((x.shape[0], self.n_items), dtype=np.float32)
-        for start, e in self._blocks(x):
-            rows = slice(start, start + len(e))
+        for start, terms in self._blocks(x):
+            rows = slice(start, start + len(terms[0]))
             if p0 is None:
-                mass = self.net.concept_mass(e).cpu().numpy()
+                mass = self.net.concept_mass(terms).cpu().numpy()
                 ref = (mass / mass.sum(axis=1, keepdims=True)) @ self.concept_tags
             else:
                 ref = p0[rows]
-            g = torch.from_numpy(self.gains(p[rows], ref)).to(e.device, e.dtype)
+            g = torch.from_numpy(self.gains(p[rows], ref)).to(self.device, terms[0].dtype)
             if bool((g == 1).all()):
                 g = None  # unedited: bit-identical to score()
-            out[rows] = self.net.item_logits(e, g).float().cpu().numpy()
+            out[rows] = self.net.item_logits(terms, g).float().cpu().numpy()
         return out
 
     # ---------------------------------------------------------------- files

@@ -204,8 +204,7 @@ def test_sparse_encoder_matches_dense_definition(fitted, data, name):
     x = torch.from_numpy(data["test"][0][:7].toarray())  # (7, N)
     with torch.no_grad():
         hn = m.net.item_reps()
-        c = m.net.assignment(hn, None)
-        mu, ell = m.net.encode(x, c, 0.0, None)
+        mu, ell = m.net.encode(x, m.net.log_assignment(hn, None), 0.0, None)
         dense_c = torch.from_numpy(m.assignment()).float()  # (N, K)
         h = torch.einsum("bn,nk,nh->bkh", F.normalize(x, dim=-1), dense_c, m.net.enc_in)
         h = h + m.net.enc_in_bias
