@@ -141,6 +141,7 @@ class _MacridNet(nn.Module):
         self.n_items, self.n_concepts, self.latent_dim, self.tau = n_items, n_concepts, d, cfg.tau
         concept, item = np.nonzero(allowed.T)  # sorted by concept, then song
         self.bounds = np.searchsorted(concept, np.arange(n_concepts + 1)).tolist()
+        self.sizes = np.diff(self.bounds).tolist()  # P_k pairs per concept
         by_item = np.argsort(item, kind="stable")  # pair indices grouped by song
         item_ptr = np.searchsorted(item[by_item], np.arange(n_items + 1))
         for name, arr in (
@@ -207,12 +208,16 @@ class _MacridNet(nn.Module):
         first = torch.cumsum(n_pairs, 0) - n_pairs  # (nnz,) first expanded entry of each
         offset = torch.arange(len(src), device=x.device) - first[src]
         pair = self.pairs_by_item[self.item_ptr[songs[src]] + offset]  # (E,) pair index
-        index = torch.stack([rows[src] * self.n_concepts + self.pair_concept[pair], songs[src]])
-        value = v[src] * torch.exp(log_c[pair])  # (E,) x_ui c_ik
+        # m[(u, k), p] = x_ui for the plays' pairs p = (i, k); v_p = c_ik W_i. The sparse
+        # side holds no parameter, so backward is one sparse-dense product (no dense
+        # (b·K, N) gradient).
+        index = torch.stack([rows[src] * self.n_concepts + self.pair_concept[pair], pair])
+        n_rows, n_pairs_all = b * self.n_concepts, len(self.pair_item)
         m = torch.sparse_coo_tensor(
-            index, value, (b * self.n_concepts, self.n_items), check_invariants=False
+            index, v[src].detach(), (n_rows, n_pairs_all), check_invariants=False
         )
-        h = torch.sparse.mm(m, self.enc_in).view(b, self.n_concepts, -1) + self.enc_in_bias
+        per_pair = torch.exp(log_c)[:, None] * self.enc_in[self.pair_item]  # (P, h0)
+        h = torch.sparse.mm(m, per_pair).view(b, self.n_concepts, -1) + self.enc_in_bias
         for layer in self.enc_hidden:
             h = layer(torch.tanh(h))  # (b, K, ·)
         d = self.latent_dim
@@ -224,11 +229,12 @@ class _MacridNet(nn.Module):
         The constant −1/τ (it cancels in every share and ranking) keeps exp ≤ 1.
         """
         zs = F.normalize(z, dim=-1) / self.tau  # (b, K, d)
-        hp = hn[self.pair_item]  # (P, d)
-        base = log_c - 1.0 / self.tau  # (P,)
+        # split/unbind, not slices: their backward is one cat, not K zero-filled copies
+        hp = hn[self.pair_item].split(self.sizes)  # K × (P_k, d)
+        base = (log_c - 1.0 / self.tau).split(self.sizes)  # K × (P_k,)
         return [
-            torch.exp(torch.addmm(base[a:e], zs[:, k], hp[a:e].T))  # (b, P_k)
-            for k, (a, e) in enumerate(pairwise(self.bounds))
+            torch.exp(torch.addmm(base_k, z_k, hp_k.T))  # (b, P_k)
+            for z_k, hp_k, base_k in zip(zs.unbind(dim=1), hp, base, strict=True)
         ]
 
     def item_logits(
