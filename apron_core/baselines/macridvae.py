@@ -81,7 +81,10 @@ _TINY = torch.finfo(torch.float32).tiny  # floor of a song's mixture mass: log �
 
 @dataclass
 class _MacridFields:
-    latent_dim: int = 100  # d per concept (paper: 100)
+    """Defaults: the MacridVAE reference code's (d 100, τ 0.1, σ0 0.075, β 0.2, keep 0.5,
+    lr 1e-3, no L2), batch and epochs as our Mult-VAE."""
+
+    latent_dim: int = 100  # d per concept
     hidden_dims: tuple[int, ...] = ()  # encoder hidden tanh layers; () = one linear layer
     tau: float = 0.1  # cosine temperature, assignment and decoder
     prior_std: float = 0.075  # σ0 of the prior N(0, σ0² I)
@@ -98,7 +101,7 @@ class _MacridFields:
 
 @dataclass
 class MacridVAEConfig(_MacridFields):
-    n_concepts: int = 7  # K macro concepts (the paper's setting)
+    n_concepts: int = 7  # K macro concepts (reference code default)
 
 
 @dataclass
