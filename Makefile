@@ -52,6 +52,10 @@ baselines: venv  ## train every baseline into runs/ (~1 h on 2 cores)
 	  --set epochs=30 --set patience=8
 	$(PY) -m training.train --world $(WORLD) --model recvae --output runs/recvae \
 	  --set epochs=25 --set patience=5
+	$(PY) -m training.train --world $(WORLD) --model macridvae --output runs/macridvae \
+	  --set epochs=30 --set patience=5
+	$(PY) -m training.train --world $(WORLD) --model sem-macridvae --output runs/sem-macridvae \
+	  --set epochs=30 --set patience=5
 
 LAMBDAS ?= 0 10 30 100
 SWEEP_EPOCHS ?= 30

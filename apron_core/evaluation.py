@@ -63,7 +63,7 @@ def baseline_candidate(name: str, model, *, tag_profiles: Callable | None = None
         score=model.score,
         profiles=profiles,
         scorer=lambda x: lambda p: model.score_with_control(x, p),
-        steerable=hasattr(model, "reductions"),
+        steerable=hasattr(model, "profiles"),  # TagFilter, MacridVAEs: they read the profile
     )
 
 

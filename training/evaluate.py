@@ -143,7 +143,9 @@ def markdown(results: list[dict], sweep: list[dict]) -> str:
         "are their unedited scores, so Δ is 0 by construction (measured all the same, "
         "with the tag mix of the user's history as the profile). EASE + tag filter "
         "edits that same history tag profile and sinks songs whose observed tags were "
-        "turned down.",
+        "turned down. MacridVAE and SEM-MacridVAE edit their own concept profile: the "
+        "concepts' shares of the predicted listening, mapped to tags "
+        "(apron_core/baselines/macridvae.py).",
         "",
     ]
     return "\n".join(lines)
@@ -261,7 +263,8 @@ def run(args: argparse.Namespace) -> int:
         cand = apron_candidate(b.model, device, label)
         results.append(_timed(evaluate_candidate, cand, ds, **kw))
     tag_profiles = None
-    for name in ("popularity", "ease", "mult-dae", "mult-vae", "recvae"):
+    names = ("popularity", "ease", "mult-dae", "mult-vae", "recvae", "macridvae", "sem-macridvae")
+    for name in names:
         path = args.runs / name
         if not (path / "config.json").is_file():
             print(
@@ -274,7 +277,8 @@ def run(args: argparse.Namespace) -> int:
         if tag_profiles is None:
             tag_profiles = TagFilter(model, ds.song_tags).profiles
         print(f"evaluating {name} …", flush=True)
-        cand = baseline_candidate(name, model, tag_profiles=tag_profiles)
+        own = hasattr(model, "profiles")  # the MacridVAEs edit their own concept profile
+        cand = baseline_candidate(name, model, tag_profiles=None if own else tag_profiles)
         results.append(_timed(evaluate_candidate, cand, ds, **kw))
         if name == "ease":
             filt = TagFilter(model, ds.song_tags)

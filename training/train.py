@@ -20,7 +20,16 @@ from apron_core.errors import ApronError, ConfigError
 from apron_core.model import ApronConfig
 from apron_core.training import TrainConfig
 
-MODELS = ("apron", "popularity", "ease", "mult-dae", "mult-vae", "recvae")
+MODELS = (
+    "apron",
+    "popularity",
+    "ease",
+    "mult-dae",
+    "mult-vae",
+    "recvae",
+    "macridvae",
+    "sem-macridvae",
+)
 
 
 def parse_overrides(pairs: list[str], *configs: type) -> list[dict]:
@@ -148,6 +157,8 @@ def train_baseline(args: argparse.Namespace) -> dict:
     device = resolve_device(args.device)
     ds = load_world_dataset(args.world, rule=args.rule)
     model = make_baseline(args.model, **over)
+    if hasattr(model, "set_song_info"):  # MacridVAEs: concept → tag mapping, SEM's audio
+        model.set_song_info(ds.song_tags, ds.songs)
     t = time.perf_counter()
     model.fit(
         ds.train(),

@@ -27,6 +27,12 @@ import torch
 
 from apron_core.baselines.base import FORMAT_VERSION, Baseline, read_meta, validation_ndcg
 from apron_core.baselines.ease import EASE, EASEConfig, tune_ease
+from apron_core.baselines.macridvae import (
+    MacridVAE,
+    MacridVAEConfig,
+    SemMacridVAE,
+    SemMacridVAEConfig,
+)
 from apron_core.baselines.mult_vae import MultDAE, MultDAEConfig, MultVAE, MultVAEConfig
 from apron_core.baselines.popularity import Popularity, PopularityConfig
 from apron_core.baselines.recvae import RecVAE, RecVAEConfig
@@ -40,6 +46,8 @@ __all__ = [
     "FORMAT_VERSION",
     "Baseline",
     "EASEConfig",
+    "MacridVAE",
+    "MacridVAEConfig",
     "MultDAE",
     "MultDAEConfig",
     "MultVAE",
@@ -48,6 +56,8 @@ __all__ = [
     "PopularityConfig",
     "RecVAE",
     "RecVAEConfig",
+    "SemMacridVAE",
+    "SemMacridVAEConfig",
     "TagFilter",
     "TagFilterConfig",
     "load_baseline",
@@ -62,6 +72,8 @@ BASELINES: dict[str, type[Baseline]] = {
     "mult-dae": MultDAE,
     "mult-vae": MultVAE,
     "recvae": RecVAE,
+    "macridvae": MacridVAE,
+    "sem-macridvae": SemMacridVAE,
 }
 
 

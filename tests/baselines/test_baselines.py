@@ -103,7 +103,10 @@ def song_tags(data):
 
 
 def test_registry_names():
-    assert set(BASELINES) == {"popularity", "ease", "mult-dae", "mult-vae", "recvae"}
+    assert set(BASELINES) == {
+        *("popularity", "ease", "mult-dae", "mult-vae", "recvae"),
+        *("macridvae", "sem-macridvae"),  # tests/baselines/test_macridvae.py
+    }
     for name in BASELINES:
         assert make_baseline(name).name == name
 
