@@ -59,12 +59,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from apron_core.baselines.base import (
-    SCORE_BATCH_USERS,
-    check_interactions,
-    check_positive,
-    check_profiles,
-)
+from apron_core.baselines.base import SCORE_BATCH_USERS
 from apron_core.baselines.mult_vae import ANNEAL_FRACTION
 from apron_core.baselines.neural import (
     NeuralBaseline,
@@ -72,6 +67,7 @@ from apron_core.baselines.neural import (
     multinomial_nll,
     to_dense,
 )
+from apron_core.checks import check_int, check_interaction_matrix, check_number, check_profile
 from apron_core.errors import ConfigError, DataError
 from apron_core.tags import K as N_TAGS
 
@@ -110,16 +106,16 @@ class SemMacridVAEConfig(_MacridFields):
 
 
 def _check_config(cfg: _MacridFields) -> None:
-    check_positive("latent_dim", cfg.latent_dim, integer=True)
+    check_int(cfg.latent_dim, name="latent_dim", minimum=1)
     if not isinstance(cfg.hidden_dims, tuple | list):
         raise ConfigError(f"hidden_dims={cfg.hidden_dims!r} must be a tuple of layer sizes")
     for h in cfg.hidden_dims:
-        check_positive("hidden_dims entry", h, integer=True)
-    check_positive("tau", cfg.tau)
-    check_positive("prior_std", cfg.prior_std)
-    check_positive("anneal_cap", cfg.anneal_cap, allow_zero=True)
+        check_int(h, name="hidden_dims entry", minimum=1)
+    check_number(cfg.tau, name="tau", above=0.0)
+    check_number(cfg.prior_std, name="prior_std", above=0.0)
+    check_number(cfg.anneal_cap, name="anneal_cap", minimum=0.0)
     if cfg.total_anneal_steps is not None:
-        check_positive("total_anneal_steps", cfg.total_anneal_steps, integer=True)
+        check_int(cfg.total_anneal_steps, name="total_anneal_steps", minimum=1)
     if not isinstance(cfg.gumbel, bool):
         raise ConfigError(f"gumbel={cfg.gumbel!r} must be true or false")
 
@@ -274,7 +270,7 @@ class MacridVAE(NeuralBaseline):
         self.concept_tags: np.ndarray | None = None  # Q (K, 80), set after fit / load
 
     def _check_extra_config(self) -> None:
-        check_positive("n_concepts", self.config.n_concepts, integer=True)
+        check_int(self.config.n_concepts, name="n_concepts", minimum=1)
 
     # ---------------------------------------------------------------- side information
 
@@ -327,7 +323,7 @@ class MacridVAE(NeuralBaseline):
 
     def fit(self, train: sp.csr_matrix, **kwargs: Any) -> MacridVAE:
         """NeuralBaseline.fit, after :meth:`set_song_info`; then maps concepts to tags."""
-        self._require_song_info(check_interactions("train", train).shape[1])
+        self._require_song_info(check_interaction_matrix(train, name="train").shape[1])
         super().fit(train, **kwargs)
         self.concept_tags = self._concept_tags()
         return self
@@ -431,8 +427,12 @@ class MacridVAE(NeuralBaseline):
         With ``profiles`` (edited (U, 80) tag profiles): the shares after that edit,
         ``w g / Σ w g`` — each concept's mass is scaled by its gain.
         """
-        x = check_interactions("fold_in", fold_in, self._require_fitted())
-        p = None if profiles is None else check_profiles(profiles, x.shape[0])
+        x = check_interaction_matrix(fold_in, name="fold_in", n_songs=self._require_fitted())
+        p = (
+            None
+            if profiles is None
+            else check_profile(profiles, name="profiles", batched=True, n_users=x.shape[0])
+        )
         out = np.empty((x.shape[0], self.net.n_concepts))
         for start, terms in self._blocks(x):
             mass = self.net.concept_mass(terms).cpu().numpy()
@@ -467,9 +467,13 @@ class MacridVAE(NeuralBaseline):
         (default :meth:`profiles` of ``fold_in``). Profiles equal to the reference
         give exactly :meth:`score`.
         """
-        x = check_interactions("fold_in", fold_in, self._require_fitted())
-        p = check_profiles(profiles, x.shape[0])
-        p0 = None if reference is None else check_profiles(reference, x.shape[0])
+        x = check_interaction_matrix(fold_in, name="fold_in", n_songs=self._require_fitted())
+        p = check_profile(profiles, name="profiles", batched=True, n_users=x.shape[0])
+        p0 = (
+            None
+            if reference is None
+            else check_profile(reference, name="reference", batched=True, n_users=x.shape[0])
+        )
         out = np.empty((x.shape[0], self.n_items), dtype=np.float32)
         for start, terms in self._blocks(x):
             rows = slice(start, start + len(terms[0]))

@@ -23,7 +23,7 @@ from apron_core.baselines import (
 )
 from apron_core.data import heldout_matrices, split_strong_generalization, train_matrix
 from apron_core.errors import ConfigError, DataError
-from apron_core.metrics import scale_tag
+from apron_core.metrics import scale_tag_rows as scale_tag
 from apron_core.tags import K
 
 N_ITEMS, N_CLUSTERS = 160, 4
@@ -153,9 +153,9 @@ def test_bad_song_info_names_the_shape(data):
 
 def test_bad_profiles_raise(fitted, data):
     fold_in = data["test"][0]
-    with pytest.raises(DataError, match="profiles have shape"):
+    with pytest.raises(DataError, match="profiles has shape"):
         fitted["sem-macridvae"].score_with_control(fold_in, np.ones((fold_in.shape[0], 10)))
-    with pytest.raises(DataError, match="non-negative"):
+    with pytest.raises(DataError, match="negative: weights must be"):
         fitted["macridvae"].concept_shares(fold_in, -np.ones((fold_in.shape[0], K)))
 
 
