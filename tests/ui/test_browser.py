@@ -367,7 +367,7 @@ def test_tampered_share_link_falls_back_with_a_message(tab: Tab, app: AppProcess
 
 def test_files_outside_the_served_folders_are_refused(tab: Tab, app: AppProcess):
     page = load(tab, app.url)
-    secret = (Path(__file__).resolve().parents[1] / "app.py").read_text(encoding="utf-8")
+    secret = (Path(__file__).resolve().parents[2] / "app.py").read_text(encoding="utf-8")
     clip = page.locator("#proto-play-1950s").get_attribute("data-src")
     assert page.request.get(app.url + clip).status == 200  # the served folder works
     proto = clip.split("file=", 1)[1].rsplit("/", 1)[0]
