@@ -31,12 +31,14 @@ class ApiPanel:
             view = h.set_weight(ctx, session, tag, percent)
             return unchanged() if view is None else view_outputs(view)
 
-        self.set_weight.click(
-            set_weight,
-            inputs=[ev.state, self.tag, self.percent],
-            outputs=ev.view,
-            api_name="set_weight",
-            **QUIET,
+        ev.catch_up(
+            self.set_weight.click(
+                set_weight,
+                inputs=[ev.state, self.tag, self.percent],
+                outputs=ev.view,
+                api_name="set_weight",
+                **QUIET,
+            )
         )
 
         @handle_errors

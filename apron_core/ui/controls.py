@@ -46,7 +46,11 @@ class ControlsPanel:
             return view_outputs(h.boost(ctx, session, tag))
 
         for button, fn, name in ((self.zero, zero, "zero"), (self.boost, boost, "boost")):
-            button.click(fn, inputs=[ev.state, self.tag], outputs=ev.view, api_name=name, **QUIET)
+            ev.catch_up(
+                button.click(
+                    fn, inputs=[ev.state, self.tag], outputs=ev.view, api_name=name, **QUIET
+                )
+            )
 
         @handle_errors
         def locks(session: Session, names: Sequence[str] | None) -> Session:
@@ -60,8 +64,10 @@ class ControlsPanel:
         def reset(session: Session) -> list:
             return [*view_outputs(h.reset(ctx, session)), []]  # locks released
 
-        self.reset.click(
-            reset, inputs=[ev.state], outputs=[*ev.view, self.locks], api_name="reset", **QUIET
+        ev.catch_up(
+            self.reset.click(
+                reset, inputs=[ev.state], outputs=[*ev.view, self.locks], api_name="reset", **QUIET
+            )
         )
 
         @handle_errors
@@ -79,11 +85,13 @@ class ControlsPanel:
         def import_profile(path: str | None) -> list:
             return start_outputs(h.import_profile(ctx, path))
 
-        self.import_file.upload(
-            import_profile,
-            inputs=[self.import_file],
-            outputs=ev.start,
-            api_name="import_profile",
+        ev.catch_up(
+            self.import_file.upload(
+                import_profile,
+                inputs=[self.import_file],
+                outputs=ev.start,
+                api_name="import_profile",
+            )
         )
 
         @handle_errors

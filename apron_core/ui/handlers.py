@@ -85,7 +85,7 @@ def refresh(ctx: AppContext, session: Session, notes: Sequence[str] = ()) -> Vie
         top_tags=[[TAG_NAMES[i] for i, _ in e.top] for e in rec.explanations],
         notes=notes,
     )
-    new = replace(session, last_recs=tuple(rec.song_ids), revision=session.revision + 1)
+    new = replace(session, last_recs=tuple(rec.song_ids))
     return View(
         session=new,
         recs_html=html,
@@ -227,6 +227,16 @@ def set_weight(ctx: AppContext, session: Session, tag: int | str, percent: float
     if edit is None:
         return None
     return refresh(ctx, session.with_profile(edit.profile), edit.notes)
+
+
+def release_slider(ctx: AppContext, session: Session, tag: int, percent: float) -> View | None:
+    """A slider let go in the page: `set_weight`, or, when the edit is refused, the same
+    profile with the reason printed in the list (the release event skips the queue, and
+    an unqueued event cannot show an error toast)."""
+    try:
+        return set_weight(ctx, session, tag, percent)
+    except DataError as e:
+        return refresh(ctx, session, notes=(str(e),))
 
 
 def _tag(name: str) -> int:

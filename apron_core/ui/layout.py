@@ -59,6 +59,7 @@ def build_app(ctx: AppContext) -> gr.Blocks:
             history=listener.history,
             listener=listener.select,
             locks=controls.locks,
+            sliders=prototypes.sliders,
         )
         for panel in (listener, prototypes, controls, recommendations, api):
             panel.wire(ev)

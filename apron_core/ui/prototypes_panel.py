@@ -16,10 +16,10 @@ public value, so this can become one event again when it does. Each slider's eve
 `always_last` on its own: two sliders released within one round trip are edited in
 parallel and the later answer wins (the page then shows the profile the server kept).
 
-The events skip the queue (faster; reports/app_benchmarks.md), so their notes are shown
-in the list, not as toasts. After any event that changes the radar, the page copies the
-slider values the radar's payload carries (`events.SLIDERS_KEY`) into the sliders:
-no server call, and no slider output in any event.
+The events skip the queue (faster; reports/app_benchmarks.md), so their notes, and the
+reason for a refused edit, are shown in the list, not as toasts. After each, the page
+copies the slider values the radar's payload carries into the sliders
+(`EventContext.catch_up`): no slider is an output of any server event.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from apron_core.tags import CATEGORIES, TAG_NAMES, category_indices
 from apron_core.ui import handlers as h
 from apron_core.ui.context import AppContext
 from apron_core.ui.errors import handle_errors
-from apron_core.ui.events import QUIET, SLIDERS_KEY, EventContext, unchanged, view_outputs
+from apron_core.ui.events import QUIET, EventContext, unchanged, view_outputs
 from apron_core.ui.files import static_url
 from apron_core.ui.state import STEP_PCT, Session
 
@@ -44,12 +44,6 @@ HEADING = (
     "**Your taste, tag by tag** (share of the profile, %). Drag a slider and let go; "
     "the others rescale so the shares still add up to 100 %."
 )
-# (radar payload, current slider values) → the values the sliders must show
-CATCH_UP_JS = f"""(radar, ...shown) => {{
-  if (!radar) return shown;
-  const values = (typeof radar === 'string' ? JSON.parse(radar) : radar)[{SLIDERS_KEY!r}];
-  return Array.isArray(values) && values.length === shown.length ? values : shown;
-}}"""
 
 
 def tag_slug(tag: str) -> str:
@@ -68,7 +62,7 @@ class PrototypePanel:
 
     def wire(self, ev: EventContext) -> None:
         for tag, slider in enumerate(self.sliders):
-            slider.release(
+            released = slider.release(
                 release_handler(ev, tag),
                 inputs=[ev.state, slider],
                 outputs=ev.view,
@@ -77,14 +71,7 @@ class PrototypePanel:
                 api_visibility="private",
                 **QUIET,
             )
-        ev.radar.change(
-            None,
-            inputs=[ev.radar, *self.sliders],
-            outputs=list(self.sliders),
-            js=CATCH_UP_JS,
-            api_visibility="private",
-            **QUIET,
-        )
+            ev.catch_up(released)
 
 
 def release_handler(ev: EventContext, tag: int) -> Callable[[Session, float], list]:
@@ -92,7 +79,7 @@ def release_handler(ev: EventContext, tag: int) -> Callable[[Session, float], li
 
     @handle_errors
     def set_slider(session: Session, percent: float) -> list:
-        view = h.set_weight(ev.app, session, tag, percent)
+        view = h.release_slider(ev.app, session, tag, percent)
         return unchanged() if view is None else view_outputs(view, toast=False)
 
     return set_slider

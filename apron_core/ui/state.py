@@ -55,7 +55,6 @@ class Session:
     history: tuple[str, ...] = ()  # catalog songs excluded from recommendations
     source: str = ""  # where the profile came from, for the page and the export
     last_recs: tuple[str, ...] = ()  # previous top-k, for the entered/left markers
-    revision: int = 0  # views sent to this tab: each view's payload differs from the last
 
     def with_profile(self, profile: np.ndarray) -> Session:
         """The same session with a new profile."""

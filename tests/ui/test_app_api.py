@@ -97,7 +97,7 @@ def test_listener_edit_and_share(client, server):
     assert recs.count('<li class="song') == ctx.config.k and selected == listener
     # the radar's payload also carries the 80 slider values the page copies into the sliders
     categories = {"era", "genre", "mood", "instrumentation"}
-    assert set(json.loads(radar)) == categories | {"sliders", "revision"}
+    assert set(json.loads(radar)) == categories | {"sliders"}
     assert sum(json.loads(radar)["sliders"]) == pytest.approx(100.0, abs=0.5)
     assert set(json.loads(tagmix)) == categories
     assert locks == []

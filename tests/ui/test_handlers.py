@@ -125,7 +125,6 @@ def test_set_weight_edits_and_marks_changes(ctx, start):
         assert f'class="left-song" data-song="{sid}"' in view.recs_html
     assert "edited" in view.recs_html
     assert st.to_percent(p)[rock] == 60.0  # what the page's slider will show
-    assert view.session.revision == session.revision + 1
 
 
 def test_set_weight_by_name_equals_by_index(ctx, start):
@@ -177,12 +176,17 @@ def test_set_weight_names_the_tag_in_its_message(ctx, start):
         h.set_weight(ctx, start.view.session, "jazz", -2)
 
 
-def test_every_view_has_a_new_revision(ctx, start):
+def test_a_refused_release_keeps_the_profile_and_says_why(ctx):
+    start = h.page_load(ctx, st.encode_share(np.eye(K)[TAG_NAMES.index("jazz")]))
     s = start.view.session
-    first = h.set_weight(ctx, s, "jazz", 20.0).session
-    second = h.zero(ctx, first, "jazz").session
-    third = h.reset(ctx, second).session
-    assert [x.revision for x in (s, first, second, third)] == [1, 2, 3, 4]
+    view = h.release_slider(ctx, s, TAG_NAMES.index("jazz"), 0.0)
+    np.testing.assert_array_equal(view.session.profile, s.profile)
+    assert view.notes and "every weight at 0" in view.notes[0]
+    assert "edit-note" in view.recs_html and "every weight at 0" in view.recs_html
+    with pytest.raises(DataError, match="every weight at 0"):  # the API still refuses
+        h.set_weight(ctx, s, "jazz", 0.0)
+    assert h.release_slider(ctx, s, 0, 0.0) is None  # 1950s already shows 0
+    assert h.release_slider(ctx, s, 0, 5.0).session.profile[0] == pytest.approx(0.05)
 
 
 def test_locks_hold_while_another_tag_moves(ctx, start):

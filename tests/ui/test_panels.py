@@ -1,7 +1,7 @@
 """The page's wiring, read from the Blocks config Gradio sends to the browser (no
-server, no browser): each slider's release is its own small unqueued event, the sliders
-catch up in the page from the radar's payload, every event that changes the profile
-writes the same view, and the handlers the panels bind do what the handlers do."""
+server, no browser): each slider's release is its own small unqueued event, every event
+that changes the profile writes the same view and is followed by the page-side slider
+catch-up, and the handlers the panels bind do what the handlers do."""
 
 from __future__ import annotations
 
@@ -17,9 +17,9 @@ from apron_core.tags import TAG_NAMES, K
 from apron_core.ui import AppConfig, AppContext, build_app
 from apron_core.ui import handlers as h
 from apron_core.ui.audio import AudioConfig
-from apron_core.ui.events import REVISION_KEY, SLIDERS_KEY
+from apron_core.ui.events import CATCH_UP_JS, SLIDERS_KEY
 from apron_core.ui.prototypes_panel import tag_slug
-from apron_core.ui.state import to_percent
+from apron_core.ui.state import Session, to_percent
 
 BUNDLE = Path(__file__).resolve().parents[2] / "assets" / "demo"
 NAMED = {
@@ -97,20 +97,17 @@ def test_each_slider_release_is_its_own_small_unqueued_event(config):
         assert dep["show_progress"] == "hidden" and dep["api_visibility"] == "private"
 
 
-def test_sliders_catch_up_in_the_page_from_the_radar(config):
+def test_only_the_page_writes_the_sliders_after_every_view(config):
     ids = _ids(config)
     sliders = [ids[f"slider-{tag_slug(t)}"] for t in TAG_NAMES]
-    writers = [d for d in config["dependencies"] if set(d["outputs"]) & set(sliders)]
-    assert len(writers) == 1  # no server event writes a slider
-    (catch_up,) = writers
-    assert [list(t) for t in catch_up["targets"]] == [[ids["radar"], "change"]]
-    assert catch_up["backend_fn"] is False and SLIDERS_KEY in catch_up["js"]
-    assert catch_up["inputs"] == [ids["radar"], *sliders] and catch_up["outputs"] == sliders
-
-
-def test_every_event_that_draws_the_radar_writes_the_whole_view(config):
-    ids = _ids(config)
-    drawing = [d for d in config["dependencies"] if ids["radar"] in d["outputs"]]
+    deps = {d["id"]: d for d in config["dependencies"]}
+    writers = [d for d in deps.values() if set(d["outputs"]) & set(sliders)]
+    drawing = [d for d in deps.values() if ids["radar"] in d["outputs"]]
+    assert {d["trigger_after"] for d in writers} == {d["id"] for d in drawing}
+    for catch_up in writers:
+        assert catch_up["backend_fn"] is False and catch_up["js"] == CATCH_UP_JS
+        assert catch_up["inputs"] == [ids["radar"], *sliders] and catch_up["outputs"] == sliders
+        assert catch_up["trigger_only_on_success"] is False  # a refused edit springs back too
     others = {d["api_name"] for d in drawing if d["targets"][0][1] != "release"}
     assert len(drawing) - len(others) == K
     assert others == {
@@ -142,28 +139,14 @@ def test_a_slider_release_edits_that_tag_only(demo, config, ctx):
     payload = json.loads(radar)
     assert payload[SLIDERS_KEY] == [float(v) for v in to_percent(new.profile)]
     assert payload[SLIDERS_KEY][rock] == 30.0
-    assert payload[REVISION_KEY] == session.revision + 1
-    assert '<li class="song' in recs and set(json.loads(tagmix)) == set(payload) - {
-        SLIDERS_KEY,
-        REVISION_KEY,
-    }
+    assert '<li class="song' in recs and set(json.loads(tagmix)) == set(payload) - {SLIDERS_KEY}
     again = fn(new, 30.0)  # released where it already is: nothing to send
     assert all(isinstance(v, dict) and v.get("__type__") == "update" for v in again)
-    with pytest.raises(gr.Error, match="above 100"):
-        fn(new, 130.0)
-
-
-def test_the_same_payload_twice_still_differs(demo, config, ctx):
-    """The page copies the sliders only when the radar's value changes: an edit that
-    leaves the profile as it was must still send a new payload, or the released slider
-    would keep showing the value the listener dropped it at."""
-    fn = demo.fns[_release_of(config, "rock")["id"]].fn
-    session = h.start_listener(ctx, h.default_listener(ctx)).view.session
-    others = set(range(K)) - {TAG_NAMES.index("rock")}
-    all_locked = h.set_locks(session, [TAG_NAMES[i] for i in others])
-    first = fn(all_locked, 40.0)
-    np.testing.assert_allclose(first[0].profile, session.profile)  # nothing could move
-    assert first[2] != fn(first[0], 40.0)[2]
+    refused = fn(new, 130.0)  # said in the list: this event cannot show an error toast
+    np.testing.assert_array_equal(refused[0].profile, new.profile)
+    assert "above 100" in refused[1] and 'class="edit-note"' in refused[1]
+    with pytest.raises(gr.Error, match="no profile yet"):
+        fn(Session(), 30.0)
 
 
 def test_gradio_release_event_data_has_no_public_value():
