@@ -40,7 +40,7 @@ def build_app(ctx: AppContext) -> gr.Blocks:
         with gr.Row(equal_height=False):
             with gr.Column(scale=5, min_width=400):
                 listener = build_listener(ctx)
-                prototypes = build_prototypes(ctx)
+                prototypes = build_prototypes()
                 controls = build_controls()
             with gr.Column(scale=6, min_width=400):
                 recommendations = build_recommendations()

@@ -5,7 +5,7 @@ The ▶ buttons are added by the page script (page.py) from `clip_map`, pointing
 static clip files; one shared <audio> element plays them, so the page holds 80 sliders
 and no audio players. (A slider's `info` is shown as text, so it cannot hold a button.)
 
-Events. Releasing a slider edits that one tag (`handlers.set_weight`). Gradio 6 gives
+Events. Releasing a slider edits that one tag (`handlers.release_slider`). Gradio 6 gives
 the server a released slider's value only as a component input: the release event's
 `gr.EventData` keeps it in a private field (the slider sends a bare number; EventData
 exposes fields of dict payloads only). So every slider has its own release event with
@@ -85,7 +85,7 @@ def release_handler(ev: EventContext, tag: int) -> Callable[[Session, float], li
     return set_slider
 
 
-def build_prototypes(ctx: AppContext) -> PrototypePanel:
+def build_prototypes() -> PrototypePanel:
     gr.Markdown(HEADING)
     sliders: dict[int, gr.Slider] = {}
     with gr.Tabs(elem_id="proto-tabs"):
