@@ -15,14 +15,10 @@ import os
 import sys
 from pathlib import Path
 
-# OpenMP threads that spin while waiting make torch 10-50x slower on a shared CPU (a
-# Space's vCPUs, a laptop running a browser): measured by benchmarks/bench_recommend.py.
-# Must be set before torch is imported.
+# Why each setting: reports/app_benchmarks.md, "Design choices".
+# Spinning OpenMP threads slow torch down on a shared CPU (set before torch is imported).
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-# Gradio's queue keeps per-event analytics (for its monitoring page) and, by default,
-# rebuilds a pandas summary of up to 10,000 of them after EVERY event: 13 % of the
-# server's CPU under 50 busy visitors (py-spy, benchmarks/bench_load.py). Summarize every
-# 100 events and keep the last 1,000. Read when the queue is created.
+# Gradio's per-event analytics summary, every 100 events instead of after each one.
 os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", "100")
 os.environ.setdefault("GRADIO_ANALYTICS_MAX_EVENTS", "1000")
 
@@ -33,10 +29,8 @@ MALLOC_ARENAS = 2
 
 
 def limit_malloc_arenas(n: int = MALLOC_ARENAS) -> None:
-    """glibc gives each thread that allocates its own malloc arena (up to 8 per core), and
-    Gradio serves events from ~40 worker threads: each arena keeps what it freed. Two
-    arenas cut the server's memory growth under 50 busy visitors by ~13 MB
-    (benchmarks/bench_load.py) at no measured speed cost. No-op off glibc."""
+    """Fewer glibc malloc arenas for Gradio's ~40 worker threads: less memory kept after
+    it was freed (reports/app_benchmarks.md). No-op off glibc."""
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL("libc.so.6").mallopt(M_ARENA_MAX, n)
 

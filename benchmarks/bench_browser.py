@@ -15,8 +15,15 @@ the shipped app does it in the page, inside the measured time.
 
 Also reports the bytes per edit: the edit response split by output, and the sync.
 
+--compare NAME=URL NAME=URL … measures two or more running apps in one browser, the
+same edit plan interleaved edit by edit (apps in a seeded random order each time), so
+that other jobs on a shared machine slow every app alike; it prints each app's table
+and the paired difference of the total (median, 95 % bootstrap interval) against the
+first app. Start each app yourself, e.g. an older commit from a `git worktree`.
+
 python -m benchmarks.bench_browser                       # starts app.py on a free port
 python -m benchmarks.bench_browser --url http://127.0.0.1:7860/ --edits 100
+python -m benchmarks.bench_browser --compare old=http://127.0.0.1:7861/ new=http://127.0.0.1:7862/
 """
 
 from __future__ import annotations
@@ -45,6 +52,7 @@ from apron_core.ui.prototypes_panel import tag_slug
 from benchmarks._app_process import AppProcess, AppProcessConfig
 
 TARGET_P95_MS = 150.0
+BOOTSTRAP_SAMPLES = 2000
 CHROMIUM_ARGS = (
     "--headless",
     "--no-sandbox",
@@ -403,6 +411,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--port", type=int, default=None, help="port for the app it starts (default: free)"
     )
     ap.add_argument("--bundle", type=Path, default=Path("assets/demo"), help="bundle it serves")
+    ap.add_argument(
+        "--compare",
+        nargs="+",
+        metavar="NAME=URL",
+        default=None,
+        help="running apps to measure side by side (see above)",
+    )
     ap.add_argument("--seed", type=int, default=0, help="seed of the edit plan")
     ap.add_argument("--timeout", type=float, default=15.0, help="seconds one edit may take")
     args = ap.parse_args(argv)
@@ -414,6 +429,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         ap.error(f"--url {args.url!r} must start with http:// or https://")
     if args.url is not None and args.port is not None:
         ap.error("--url and --port exclude each other (--port is for the app it starts)")
+    if args.compare is not None:
+        if args.url is not None or args.port is not None:
+            ap.error("--compare measures running apps: leave out --url and --port")
+        pairs = [c.split("=", 1) for c in args.compare]
+        apps = dict(p for p in pairs if len(p) == 2 and p[1].startswith(("http://", "https://")))
+        if len(apps) < 2 or len(apps) != len(pairs):
+            shown = " ".join(args.compare)[:80]
+            ap.error(f"--compare needs two or more NAME=http://… with distinct names: {shown!r}")
+        args.compare = apps
     return args
 
 
@@ -455,9 +479,61 @@ def run(args: argparse.Namespace, url: str) -> int:
     return 0
 
 
+def paired_difference(base: list[float], other: list[float], seed: int) -> tuple[float, ...]:
+    """Median of other − base, edit by edit, and its 95 % bootstrap interval."""
+    d = np.asarray(other) - np.asarray(base)
+    rng = np.random.default_rng(seed)
+    boot = np.median(rng.choice(d, size=(BOOTSTRAP_SAMPLES, d.size)), axis=1)
+    return float(np.median(d)), float(np.percentile(boot, 2.5)), float(np.percentile(boot, 97.5))
+
+
+def run_compare(args: argparse.Namespace) -> int:
+    urls = {k: (u if u.endswith("/") else u + "/") for k, u in args.compare.items()}
+    rng = np.random.default_rng(args.seed)
+    timings: dict[str, list[EditTiming]] = {name: [] for name in urls}
+    with sync_playwright() as pw:
+        browser = launch_chromium(pw)
+        try:
+            print(header(", ".join(f"{k} {u}" for k, u in urls.items()), browser))
+            wait_ms = args.timeout * 4e3
+            pages = {k: open_app(browser, u, timeout_ms=wait_ms) for k, u in urls.items()}
+            queued = {k: queued_catch_up(pages[k], u) for k, u in urls.items()}
+            for page in pages.values():
+                install(page)
+            plan = edit_plan(args.warmup + args.edits, args.seed)
+            for i, (tag, percent) in enumerate(tqdm(plan, desc="edits", file=sys.stderr)):
+                for name in rng.permutation(list(urls)):
+                    t = timed_edit(
+                        pages[name],
+                        tag,
+                        percent,
+                        timeout_ms=args.timeout * 1e3,
+                        queued_sync=queued[name],
+                    )
+                    if i >= args.warmup:
+                        timings[name].append(t)
+        finally:
+            browser.close()
+    names = list(urls)
+    for name in names:
+        print(f"\n{name}: {urls[name]}\n")
+        print(table(timings[name]))
+    base = [t.total_ms for t in timings[names[0]]]
+    print()
+    for name in names[1:]:
+        med, lo, hi = paired_difference(base, [t.total_ms for t in timings[name]], args.seed)
+        print(
+            f"{name} − {names[0]}, release → list + both charts, edit by edit: median "
+            f"{med:+.0f} ms (95 % bootstrap interval {lo:+.0f} … {hi:+.0f})"
+        )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
+        if args.compare:
+            return run_compare(args)
         if args.url:
             return run(args, args.url)
         config = AppProcessConfig(bundle=args.bundle, port=args.port)

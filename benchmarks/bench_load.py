@@ -4,8 +4,8 @@ page's own protocol (sse_v3). Counts errors, prints latency p50/p95/max and the 
 resident memory (psutil) from start to end.
 
 Modes (what one edit is):
-* page (default): what the browser sends on a slider release: the unqueued `on_release`
-  event (POST run/predict, the released slider as trigger and its value as event data).
+* page (default): what the browser sends on a slider release: that slider's unqueued
+  release event (POST run/predict; inputs: the session state and the slider's value).
   The app's slider catch-up runs in the page; an app whose catch-up is a queued server
   event gets that called too, and timed separately.
 * api: the public `/set_weight` endpoint (the one `Client.view_api()` lists), queued.
@@ -51,14 +51,21 @@ REQUEST_TIMEOUT_S = 60.0
 
 
 @dataclass(frozen=True)
+class Release:
+    """One slider's release event: its fn index and the slider's component id."""
+
+    fn: int
+    slider: int
+
+
+@dataclass(frozen=True)
 class Endpoints:
     """What the clients call, read from the app's /config."""
 
     listener_fn: int
     listener_ids: tuple[str, ...]
-    release_fn: int  # the sliders' shared release handler (unqueued)
-    sync_fn: int | None  # its chained slider catch-up (queued)
-    slider_ids: dict[str, int]  # tag → component id (the release's trigger)
+    releases: dict[str, Release]  # tag → its slider's release event (unqueued)
+    sync_fn: int | None  # a chained slider catch-up (queued), if the app has one
     set_weight_fn: int
     set_weight_trigger: int
 
@@ -73,30 +80,31 @@ class Endpoints:
                 )
         deps = config["dependencies"]
         by_name = {d.get("api_name"): d for d in deps}
-        release = [d for d in deps if d["targets"] and all(t[1] == "release" for t in d["targets"])]
-        if len(release) != 1:
-            raise ApronError(
-                f"expected one slider release handler in {url}config, found {len(release)}"
-            )
-        sync = [  # a server-side catch-up (a page-side one has no backend function)
-            d["id"]
-            for d in deps
-            if d.get("trigger_after") == release[0]["id"] and d.get("backend_fn")
-        ]
         comps = {c["id"]: c["props"] for c in config["components"]}
         slug_to_tag = {tag_slug(t): t for t in TAG_NAMES}
-        sliders = {}
-        for cid, _event in release[0]["targets"]:
+        releases = {}
+        for d in deps:
+            if len(d["targets"]) != 1 or d["targets"][0][1] != "release":
+                continue
+            cid = d["targets"][0][0]
             elem = str(comps[cid].get("elem_id", ""))
             if elem.startswith("slider-") and elem[7:] in slug_to_tag:
-                sliders[slug_to_tag[elem[7:]]] = cid
+                releases[slug_to_tag[elem[7:]]] = Release(d["id"], cid)
+        if len(releases) != len(TAG_NAMES):
+            raise ApronError(
+                f"expected one release event per slider in {url}config ({len(TAG_NAMES)}), "
+                f"found {len(releases)}"
+            )
+        release_fns = {r.fn for r in releases.values()}
+        sync = [  # a server-side catch-up (a page-side one has no backend function)
+            d["id"] for d in deps if d.get("trigger_after") in release_fns and d.get("backend_fn")
+        ]
         select = next(p for p in comps.values() if p.get("elem_id") == "listener-select")
         return cls(
             listener_fn=by_name["listener"]["id"],
             listener_ids=tuple(str(c[1]) for c in select["choices"]),
-            release_fn=release[0]["id"],
+            releases=releases,
             sync_fn=sync[0] if sync else None,
-            slider_ids=sliders,
             set_weight_fn=by_name["set_weight"]["id"],
             set_weight_trigger=by_name["set_weight"]["targets"][0][0],
         )
@@ -185,7 +193,7 @@ def client_loop(
     """Pick a listener, then edit random sliders to random values until the deadline."""
     rng = np.random.default_rng([seed, i])
     s = Session(url, f"load{seed}x{i}x{rng.integers(1 << 30):x}")
-    tags = sorted(ep.slider_ids)
+    tags = sorted(ep.releases)
     try:
         listener = ep.listener_ids[int(rng.integers(len(ep.listener_ids)))]
         try:
@@ -201,12 +209,13 @@ def client_loop(
             t = time.perf_counter()
             try:
                 if mode == "page":
-                    out = s.unqueued(ep.release_fn, [None], ep.slider_ids[tag], value)
+                    release = ep.releases[tag]
+                    out = s.unqueued(release.fn, [None, value], release.slider, value)
                     edit = time.perf_counter() - t
                     if out[1] is not None and not isinstance(out[1], dict):
                         check_list(out[1])  # (a skipped output comes as an update dict)
                     if ep.sync_fn is not None:
-                        s.queued(ep.sync_fn, [None], ep.slider_ids[tag])
+                        s.queued(ep.sync_fn, [None], release.slider)
                 else:
                     out = s.queued(ep.set_weight_fn, [None, tag, value], ep.set_weight_trigger)
                     edit = time.perf_counter() - t
@@ -256,7 +265,8 @@ def run(args: argparse.Namespace, url: str, pid: int | None) -> int:
     # one warm-up visitor so lazy imports and first-call costs are not counted as growth
     warm = Session(url, f"warmup{args.seed}")
     warm.queued(ep.listener_fn, [ep.listener_ids[0]])
-    warm.unqueued(ep.release_fn, [None], ep.slider_ids["rock"], 12.5)
+    rock = ep.releases["rock"]
+    warm.unqueued(rock.fn, [None, 12.5], rock.slider, 12.5)
     warm.close()
     sampler = RssSampler(pid)
     rss_start = sampler.rss_mb()

@@ -1,5 +1,6 @@
-"""The Gradio UI of APRON Studio: one module per panel, handler logic in `handlers`
-(plain functions), pure profile edits in `state`, the page assembled in `layout`.
+"""The Gradio UI of APRON Studio: one module per panel, each building its components and
+wiring its own events against `events.EventContext`; what an event does lives in
+`handlers` (plain functions), pure profile edits in `state`; `layout` places the panels.
 
     ctx = AppContext.build(Engine.load("assets/demo"), AppConfig())
     demo, options = create_app(ctx)

@@ -7,18 +7,16 @@ plotly.js for the category whose slider tab is open.
 Values are shown in percent of the whole profile (80 tags sum to 100 %), exactly the
 numbers the model uses: nothing is renormalized per category.
 
-Why gr.HTML and not gr.Plot (measured in headless Chromium): gr.Plot bundles plotly.js 3
-(plotly.py 7 writes for 4), calls Plotly.react twice per update and then a resize, and
-four polar subplots cost 4× one. Here each chart is a gr.HTML whose value holds the four
-categories' figures as compact JSON (no plotly.py template); its script draws the open
-category with one Plotly.react, redraws locally when another tab opens, and skips the
-work while the chart is scrolled out of view. plotly.js is the copy shipped inside the
-installed plotly package, served as a static file.
+Each chart is a gr.HTML whose value holds the four categories' figures as compact JSON;
+its script draws the open category with one Plotly.react, with the plotly.js shipped in
+the installed plotly package. Why not gr.Plot: it drew the same update 3-4× slower
+(reports/app_benchmarks.md, "Design choices").
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
 import gradio as gr
 import numpy as np
@@ -168,9 +166,8 @@ const draw = () => {
   const config = Object.assign({responsive: true}, fig.config || {});
   window.Plotly.react(box, fig.data, fig.layout, config);
 };
-// at once, in the task that applies the new value, so the list and both charts reach
-// the screen in one paint (bench_browser p95 ~100 ms; drawing after the list's paint
-// showed the list at ~40 ms but the charts at 110-130, p95 ~150)
+// at once, in the task that applies the new value: the list and both charts reach the
+// screen in one paint (reports/app_benchmarks.md)
 const request = () => { if (visible) { draw(); } else { pending = true; } };
 new IntersectionObserver((entries) => {
   visible = entries.some((e) => e.isIntersecting);
@@ -182,11 +179,19 @@ watch('value', request);
 """
 
 
-def build_charts() -> tuple[gr.HTML, gr.HTML]:
-    """The radar (profile picture) and the tag-mix bars; filled by every edit."""
+@dataclass(frozen=True)
+class ChartsPanel:
+    """The radar (profile picture) and the tag-mix bars: written by every view
+    (`events.EventContext.view`), drawn in the page; no events of their own."""
+
+    radar: gr.HTML
+    tagmix: gr.HTML
+
+
+def build_charts() -> ChartsPanel:
     head = f'<script src="{static_url(PLOTLY_JS)}"></script>'
     template = f'<div class="apron-chart" style="min-height:{CHART_HEIGHT}px"></div>'
-    return tuple(
+    radar, tagmix = (
         gr.HTML(
             "",
             html_template=template,
@@ -197,4 +202,5 @@ def build_charts() -> tuple[gr.HTML, gr.HTML]:
             padding=True,
         )
         for elem_id in ("radar", "tagmix")
-    )  # type: ignore[return-value]
+    )
+    return ChartsPanel(radar, tagmix)

@@ -13,7 +13,7 @@ from apron_core.engine import Engine
 from apron_core.errors import ConfigError
 from apron_core.ui.audio import AudioConfig, SongAudio, find_prototype_dir, prototype_clips
 from apron_core.ui.files import PLOTLY_JS
-from apron_core.ui.recommendations import SongInfo, song_table
+from apron_core.ui.song_lists import SongInfo, song_table
 
 
 @dataclass(frozen=True)

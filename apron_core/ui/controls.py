@@ -3,11 +3,16 @@ profile, export/import the profile as JSON and share it as a link."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import gradio as gr
 
 from apron_core.tags import TAG_NAMES
+from apron_core.ui import handlers as h
+from apron_core.ui.errors import handle_errors
+from apron_core.ui.events import QUIET, EventContext, start_outputs, view_outputs
+from apron_core.ui.state import Session
 
 # After the server returns "?p=<code>": make it a full link and put it in the address bar.
 SHARE_JS = (
@@ -28,6 +33,74 @@ class ControlsPanel:
     import_file: gr.File
     share: gr.Button
     share_url: gr.Textbox
+
+    def wire(self, ev: EventContext) -> None:
+        ctx = ev.app
+
+        @handle_errors
+        def zero(session: Session, tag: str) -> list:
+            return view_outputs(h.zero(ctx, session, tag))
+
+        @handle_errors
+        def boost(session: Session, tag: str) -> list:
+            return view_outputs(h.boost(ctx, session, tag))
+
+        for button, fn, name in ((self.zero, zero, "zero"), (self.boost, boost, "boost")):
+            ev.catch_up(
+                button.click(
+                    fn, inputs=[ev.state, self.tag], outputs=ev.view, api_name=name, **QUIET
+                )
+            )
+
+        @handle_errors
+        def locks(session: Session, names: Sequence[str] | None) -> Session:
+            return h.set_locks(session, names)
+
+        self.locks.change(
+            locks, inputs=[ev.state, self.locks], outputs=[ev.state], api_name="locks", **QUIET
+        )
+
+        @handle_errors
+        def reset(session: Session) -> list:
+            return [*view_outputs(h.reset(ctx, session)), []]  # locks released
+
+        ev.catch_up(
+            self.reset.click(
+                reset, inputs=[ev.state], outputs=[*ev.view, self.locks], api_name="reset", **QUIET
+            )
+        )
+
+        @handle_errors
+        def export_profile(session: Session) -> str:
+            return str(h.export_profile(ctx, session))
+
+        self.export.click(
+            export_profile,
+            inputs=[ev.state],
+            outputs=[self.export_file],
+            api_name="export_profile",
+        )
+
+        @handle_errors
+        def import_profile(path: str | None) -> list:
+            return start_outputs(h.import_profile(ctx, path))
+
+        ev.catch_up(
+            self.import_file.upload(
+                import_profile,
+                inputs=[self.import_file],
+                outputs=ev.start,
+                api_name="import_profile",
+            )
+        )
+
+        @handle_errors
+        def share(session: Session) -> str:
+            return h.share_query(session)
+
+        self.share.click(
+            share, inputs=[ev.state], outputs=[self.share_url], api_name="share", **QUIET
+        ).success(None, inputs=[self.share_url], outputs=[self.share_url], js=SHARE_JS)
 
 
 def build_controls() -> ControlsPanel:

@@ -1,7 +1,7 @@
 """What each interaction does, as plain functions of (context, session, inputs) that
 return a `View` (or a small value): no Gradio here, so tests call them directly.
-layout.py binds them to components, wraps them in the error decorator and turns
-`View.notes` into warnings.
+Each panel (ui/<panel>.py) binds them to its components through the error decorator;
+`events.view_outputs` turns a View into what the page receives.
 
 Every number a View carries comes from the engine: the profile (inferred or edited
 through `state`), the top-k, their explanations and their tag mix.
@@ -25,7 +25,7 @@ from apron_core.ui.audio import encode_uploads
 from apron_core.ui.charts import radar_figures, tag_mix_figures
 from apron_core.ui.context import AppContext
 from apron_core.ui.files import static_url
-from apron_core.ui.recommendations import (
+from apron_core.ui.song_lists import (
     diff_lists,
     render_history,
     render_player,
@@ -167,6 +167,16 @@ def song_label(ctx: AppContext, song_id: str) -> str:
     return f"{s.title} — {s.artist}{year} · {', '.join(s.tags[:5])}"
 
 
+def add_songs(
+    ctx: AppContext, picked: Sequence[str] | None, ticked: Sequence[str] | None
+) -> list[tuple[str, str]]:
+    """(label, song id) of the songs picked so far plus the newly ticked ones, each once,
+    in the order they were added; DataError naming unknown ids."""
+    ids = list(dict.fromkeys([*(picked or []), *(ticked or [])]))
+    ctx.engine.song_index(ids)
+    return [(song_label(ctx, s), s) for s in ids]
+
+
 def build_profile(
     ctx: AppContext, song_ids: Sequence[str] | None, upload_paths: Sequence[str] | None
 ) -> Start:
@@ -204,39 +214,29 @@ def build_profile(
 # --------------------------------------------------------------------------- edits
 
 
-def apply_sliders(ctx: AppContext, session: Session, values_pct: Sequence[float]) -> View | None:
-    """An edit given as all 80 slider values (percent): the ones that differ from what the
-    page shows were moved. None when nothing moved."""
-    profile = _require(session)
-    shown = session.slider_values()
-    raw = st.check_slider_values(values_pct)
-    if st.moved_tags(shown, raw).size == 0:
-        return None
-    edit = st.slider_edit(profile, shown, raw, session.locked)
-    moved = replace(session, shown=raw)  # the page shows the listener's values until synced
-    return refresh(ctx, moved.with_profile(edit.profile), edit.notes)
-
-
 def set_weight(ctx: AppContext, session: Session, tag: int | str, percent: float) -> View | None:
-    """One slider released at `percent` (the app's slider event); None when unchanged."""
+    """One slider released at `percent` (the slider's event and /set_weight): that tag's
+    edit alone. None when the slider already showed that value."""
     if isinstance(tag, str):
         i = _tag(tag)
     elif isinstance(tag, (int, np.integer)) and not isinstance(tag, bool):
         i = int(tag)
     else:
         raise DataError(f"tag {str(tag)[:30]!r} must be a tag name or index")
-    if not 0 <= i < len(TAG_NAMES):
-        raise DataError(f"tag index {i} is out of range 0-{len(TAG_NAMES) - 1}")
-    if isinstance(percent, bool) or not isinstance(percent, (int, float, np.floating)):
-        raise DataError(f"the slider value {str(percent)[:30]!r} is not a number")
-    values = session.slider_values().copy()
-    values[i] = float(percent)
-    return apply_sliders(ctx, session, values)
+    edit = st.set_tag(_require(session), i, percent, session.locked)
+    if edit is None:
+        return None
+    return refresh(ctx, session.with_profile(edit.profile), edit.notes)
 
 
-def sync_sliders(session: Session) -> tuple[Session, list[float | None]]:
-    """After an edit: the slider values the page must update (None = leave it)."""
-    return st.slider_sync(session)
+def release_slider(ctx: AppContext, session: Session, tag: int, percent: float) -> View | None:
+    """A slider let go in the page: `set_weight`, or, when the edit is refused, the same
+    profile with the reason printed in the list (the release event skips the queue, and
+    an unqueued event cannot show an error toast)."""
+    try:
+        return set_weight(ctx, session, tag, percent)
+    except DataError as e:
+        return refresh(ctx, session, notes=(str(e),))
 
 
 def _tag(name: str) -> int:
@@ -263,7 +263,8 @@ def set_locks(session: Session, names: Sequence[str] | None) -> Session:
 def reset(ctx: AppContext, session: Session) -> View:
     """Back to the inferred profile, locks released."""
     _require(session)
-    assert session.inferred is not None
+    if session.inferred is None:
+        raise DataError("this profile was never inferred from songs: there is nothing to reset to")
     return refresh(ctx, replace(session, locked=frozenset()).with_profile(session.inferred))
 
 
@@ -328,6 +329,11 @@ def play(ctx: AppContext, song_id: str) -> str:
     """The shared player's HTML for a catalog song (rendered on first request)."""
     path = ctx.audio.path(song_id)
     return render_player(song_id, ctx.songs[song_id], static_url(path))
+
+
+def profile_api(ctx: AppContext, song_ids: Sequence[str]) -> list[float]:
+    """The profile (80 weights summing to 1) the engine infers from catalog song ids."""
+    return [float(v) for v in ctx.engine.profile(song_ids)]
 
 
 def recommend_api(

@@ -1,14 +1,22 @@
 """Listener panel: pick a demo listener (history shown, each song playable) or build a
-profile from catalog songs (search by title, artist, tag) and uploaded audio."""
+profile from catalog songs (search by title, artist, tag) and uploaded audio. Each way
+starts a new profile (`EventContext.start`), and so does opening the page."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import gradio as gr
 
+from apron_core.ui import handlers as h
 from apron_core.ui.context import AppContext
-from apron_core.ui.recommendations import PLAY_JS
+from apron_core.ui.errors import handle_errors
+from apron_core.ui.events import QUIET, EventContext, start_outputs
+from apron_core.ui.recommendations import wire_play_buttons
+from apron_core.ui.song_lists import PLAY_JS
+
+BUILD_CONCURRENCY = 2  # profile builds at once (each may encode 10 uploaded files)
 
 
 @dataclass(frozen=True)
@@ -21,6 +29,69 @@ class ListenerPanel:
     picked: gr.Dropdown
     upload: gr.File
     build: gr.Button
+
+    def wire(self, ev: EventContext) -> None:
+        ctx = ev.app
+
+        @handle_errors
+        def first_profile(request: gr.Request) -> list:
+            """A shared link's profile (?p=…), else the first demo listener."""
+            code = request.query_params.get("p") if request is not None else None
+            return start_outputs(h.page_load(ctx, code))
+
+        ev.catch_up(ev.page.load(first_profile, outputs=ev.start, api_visibility="private"))
+
+        @handle_errors
+        def listener(listener_id: str) -> list:
+            return start_outputs(h.start_listener(ctx, listener_id))
+
+        ev.catch_up(
+            self.select.input(
+                listener, inputs=[self.select], outputs=ev.start, api_name="listener", **QUIET
+            )
+        )
+
+        @handle_errors
+        def search(query: str) -> gr.CheckboxGroup:
+            return gr.CheckboxGroup(choices=h.search_catalog(ctx, query), value=[])
+
+        gr.on(
+            [self.search.input, self.search.submit],
+            search,
+            inputs=[self.search],
+            outputs=[self.results],
+            trigger_mode="always_last",
+            api_name="search",
+            **QUIET,
+        )
+
+        @handle_errors
+        def add(ticked: Sequence[str] | None, picked: Sequence[str] | None) -> gr.Dropdown:
+            choices = h.add_songs(ctx, picked, ticked)
+            return gr.Dropdown(choices=choices, value=[sid for _, sid in choices])
+
+        self.add.click(
+            add,
+            inputs=[self.results, self.picked],
+            outputs=[self.picked],
+            api_visibility="private",
+            **QUIET,
+        )
+
+        @handle_errors
+        def build_profile(picked: Sequence[str] | None, files: Sequence[str] | None) -> list:
+            return start_outputs(h.build_profile(ctx, picked, files))
+
+        ev.catch_up(
+            self.build.click(
+                build_profile,
+                inputs=[self.picked, self.upload],
+                outputs=ev.start,
+                api_name="build_profile",
+                concurrency_limit=BUILD_CONCURRENCY,
+            )
+        )
+        wire_play_buttons(self.history, ev)
 
 
 def build_listener(ctx: AppContext) -> ListenerPanel:

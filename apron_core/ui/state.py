@@ -19,7 +19,7 @@ import binascii
 import json
 import math
 from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -46,34 +46,20 @@ MAX_SHARE_CHARS = 400
 class Session:
     """Everything one browser tab holds (kept in gr.State, never in globals).
 
-    `shown` is what the sliders on the page display (percent, rounded to STEP_PCT; None
-    before the first sync): comparing incoming slider values with it tells which ones the
-    listener moved, and `slider_sync` sends only the sliders that must catch up."""
+    The page's sliders show `to_percent(profile)`: every view the server sends carries
+    those values and the page copies them into the sliders, so the server never needs
+    to know what a slider showed before it was moved."""
 
     inferred: np.ndarray | None = None  # (80,) profile inferred from history / uploads
     profile: np.ndarray | None = None  # (80,) current (edited) profile, sums to 1
-    shown: np.ndarray | None = None  # (80,) what the sliders display, percent
     locked: frozenset[int] = frozenset()
     history: tuple[str, ...] = ()  # catalog songs excluded from recommendations
     source: str = ""  # where the profile came from, for the page and the export
     last_recs: tuple[str, ...] = ()  # previous top-k, for the entered/left markers
-    notes: tuple[str, ...] = field(default=(), compare=False)
-
-    @property
-    def ready(self) -> bool:
-        return self.profile is not None
 
     def with_profile(self, profile: np.ndarray) -> Session:
-        """The same session with a new profile; the sliders catch up with `slider_sync`."""
+        """The same session with a new profile."""
         return replace(self, profile=np.asarray(profile, dtype=np.float64))
-
-    def slider_values(self) -> np.ndarray:
-        """What the sliders show now (the profile's values before the first sync)."""
-        if self.shown is not None:
-            return self.shown
-        if self.profile is None:
-            raise DataError("there is no profile yet: pick a demo listener or build your own")
-        return to_percent(self.profile)
 
 
 @dataclass(frozen=True)
@@ -83,12 +69,6 @@ class Edit:
 
 
 # --------------------------------------------------------------------------- checks
-
-
-def check_slider_values(values) -> np.ndarray:
-    """All 80 slider values (percent) as float64, each in [0, 100] (all 0 allowed: the
-    edit rule decides); DataError naming the bad slider."""
-    return check_profile(values, name="slider values", allow_zero=True, max_weight=MAX_SLIDER_PCT)
 
 
 def tag_indices(names: Iterable[str], *, what: str = "tags") -> frozenset[int]:
@@ -151,41 +131,43 @@ def settle(weights, tiers: Sequence[tuple[str, Collection[int]]] = ()) -> Edit:
     return Edit(out / out.sum(), tuple(notes))
 
 
-def slider_sync(session: Session) -> tuple[Session, list[float | None]]:
-    """Slider values that make the page show the profile: None where a slider already
-    shows its value. Returns the session that records what the page now shows."""
-    if session.profile is None:
-        raise DataError("there is no profile yet: pick a demo listener or build your own")
-    target = to_percent(session.profile)
-    if session.shown is None:
-        updates: list[float | None] = [float(v) for v in target]
-    else:
-        updates = [
-            float(t) if abs(t - s) > STEP_PCT / 2 else None
-            for t, s in zip(target, session.shown, strict=True)
-        ]
-    return replace(session, shown=target), updates
+def check_percent(percent: object, tag: int) -> float:
+    """A slider value (percent of the profile) as a float in [0, 100]; DataError naming
+    the tag and the value otherwise."""
+    name = TAG_NAMES[tag]
+    if isinstance(percent, bool) or not isinstance(percent, (int, float, np.integer, np.floating)):
+        raise DataError(f"the slider value {str(percent)[:30]!r} of {name!r} is not a number")
+    value = float(percent)
+    if not math.isfinite(value):
+        raise DataError(f"the slider value of {name!r} ({value}) is not a finite number")
+    if value < 0:
+        raise DataError(f"the slider value of {name!r} ({value:g}) is negative: use 0-100")
+    if value > MAX_SLIDER_PCT:
+        raise DataError(
+            f"the slider value of {name!r} ({value:g}) is above {MAX_SLIDER_PCT:g}: use 0-100"
+        )
+    return value
 
 
-def moved_tags(shown_pct: np.ndarray, raw_pct: np.ndarray) -> np.ndarray:
-    """Indices of sliders whose value differs from what the page last showed."""
-    return np.flatnonzero(np.abs(np.asarray(raw_pct) - np.asarray(shown_pct)) > STEP_PCT / 2)
-
-
-def slider_edit(
-    profile: np.ndarray, shown_pct: np.ndarray, raw_pct, locked: Collection[int] = ()
-) -> Edit:
-    """The profile after the listener moved sliders: raw_pct holds all 80 slider values
-    (percent). Moved tags keep their new value, locked tags theirs, the rest rescale."""
-    raw = check_slider_values(raw_pct)
-    moved = moved_tags(shown_pct, raw)
-    if moved.size == 0:
-        return Edit(np.asarray(profile, dtype=np.float64))
+def set_tag(
+    profile: np.ndarray, tag: int, percent: object, locked: Collection[int] = ()
+) -> Edit | None:
+    """The profile after the listener set one tag's slider to `percent`: the tag keeps
+    its new value, locked tags theirs, the rest rescale (the module doc's rule). None
+    when the slider already shows `percent` (releasing it there is no edit)."""
+    if not 0 <= tag < K:
+        raise DataError(f"tag index {tag} is out of range 0-{K - 1}")
+    value = check_percent(percent, tag)
     w = np.asarray(profile, dtype=np.float64).copy()
-    w[moved] = raw[moved] / 100.0
+    if abs(to_percent(w[tag]) - value) <= STEP_PCT / 2:
+        return None
+    w[tag] = value / 100.0
     if w.sum() <= 0:
-        raise DataError("that edit leaves every weight at 0: raise at least one tag above 0")
-    return settle(w, [("locked tags", locked), ("the tags you moved", moved.tolist())])
+        raise DataError(
+            f"setting {TAG_NAMES[tag]!r} to 0 leaves every weight at 0: "
+            "raise at least one tag above 0"
+        )
+    return settle(w, [("locked tags", locked), ("the tags you moved", [tag])])
 
 
 def scale_tag(profile: np.ndarray, tag: int, factor: float, locked: Collection[int] = ()) -> Edit:

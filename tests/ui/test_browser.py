@@ -21,7 +21,8 @@ import soundfile as sf
 from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
 
 from apron_core.errors import ApronError
-from apron_core.tags import CATEGORIES
+from apron_core.tags import CATEGORIES, TAG_NAMES, K
+from apron_core.ui.state import encode_share
 from benchmarks._app_process import AppProcess, AppProcessConfig
 from benchmarks.bench_browser import (
     chart_signature,
@@ -252,6 +253,43 @@ def test_enter_in_a_slider_box_applies_the_value(tab: Tab, app: AppProcess):
     assert wait_new_list(page, before_ids) != before_ids
     wait_heading(page, "edited")
     assert box.input_value() == "55"
+    assert tab.errors == []
+
+
+def test_a_slider_that_cannot_move_springs_back(tab: Tab, app: AppProcess):
+    """Every other tag locked: releasing 'rock' elsewhere leaves the profile as it was, and
+    the slider must show that again (the page copies the sliders on every new view)."""
+    rock = TAG_NAMES.index("rock")
+    profile = np.full(K, 1.0 / K)
+    code = encode_share(profile, locked=set(range(K)) - {rock})
+    page = load(tab, f"{app.url}?p={code}")
+    open_category(page, "genre")
+    box = slider_box(page, "rock")
+    page.wait_for_function("() => document.querySelector('#slider-rock input').value !== '0'")
+    shown = box.input_value()
+    assert float(shown) == pytest.approx(100 / K, abs=0.01)
+    with page.expect_response(lambda r: "/run/predict" in r.url):
+        set_slider(page, "rock", 60)
+    page.locator("#recs .edit-note", has_text="scaled").wait_for()  # the server said why
+    page.wait_for_function(
+        "v => document.querySelector('#slider-rock input[type=number]').value === v", arg=shown
+    )
+    assert "edited" not in page.locator("#recs .list-head").inner_text()
+    assert tab.errors == []
+
+
+def test_a_refused_slider_edit_springs_back_with_a_message(tab: Tab, app: AppProcess):
+    """The only tag with weight set to 0 is refused; the slider shows the profile again."""
+    profile = np.zeros(K)
+    profile[TAG_NAMES.index("jazz")] = 1.0
+    page = load(tab, f"{app.url}?p={encode_share(profile)}")
+    open_category(page, "genre")
+    box = slider_box(page, "jazz")
+    page.wait_for_function("() => document.querySelector('#slider-jazz input').value === '100'")
+    set_slider(page, "jazz", 0)
+    page.locator("#recs .edit-note", has_text="every weight at 0").wait_for()
+    page.wait_for_function("() => document.querySelector('#slider-jazz input').value === '100'")
+    assert box.input_value() == "100"
     assert tab.errors == []
 
 

@@ -24,9 +24,10 @@ from apron_core.ui import state as st
 from apron_core.ui.audio import AudioConfig, encode_uploads, prototype_clips
 from apron_core.ui.errors import INTERNAL_MESSAGE, handle_errors
 from apron_core.ui.files import inside
-from apron_core.ui.recommendations import (
+from apron_core.ui.song_lists import (
     SongInfo,
     diff_lists,
+    played_song,
     render_history,
     render_recommendations,
 )
@@ -123,11 +124,7 @@ def test_set_weight_edits_and_marks_changes(ctx, start):
     for sid in changes.left:
         assert f'class="left-song" data-song="{sid}"' in view.recs_html
     assert "edited" in view.recs_html
-    # the slider the listener moved shows their value until the sync
-    assert view.session.shown[rock] == 60.0
-    synced, updates = h.sync_sliders(view.session)
-    assert updates[rock] is None  # already shown
-    assert synced.shown[rock] == 60.0
+    assert st.to_percent(p)[rock] == 60.0  # what the page's slider will show
 
 
 def test_set_weight_by_name_equals_by_index(ctx, start):
@@ -138,7 +135,10 @@ def test_set_weight_by_name_equals_by_index(ctx, start):
 
 def test_set_weight_without_change_returns_none(ctx, start):
     s = start.view.session
-    assert h.set_weight(ctx, s, 0, float(s.slider_values()[0])) is None
+    shown = float(st.to_percent(s.profile)[0])
+    assert h.set_weight(ctx, s, 0, shown) is None
+    assert h.set_weight(ctx, s, "1950s", shown + st.STEP_PCT / 4) is None  # below half a step
+    assert h.set_weight(ctx, s, 0, shown + st.STEP_PCT) is not None
 
 
 @pytest.mark.parametrize(
@@ -171,9 +171,22 @@ def test_edits_need_a_profile(ctx):
         h.zero(ctx, st.Session(), "rock")
 
 
-def test_apply_sliders_checks_the_count(ctx, start):
-    with pytest.raises(DataError, match="shape"):
-        h.apply_sliders(ctx, start.view.session, [1.0] * 79)
+def test_set_weight_names_the_tag_in_its_message(ctx, start):
+    with pytest.raises(DataError, match=r"slider value of 'jazz' \(-2\) is negative"):
+        h.set_weight(ctx, start.view.session, "jazz", -2)
+
+
+def test_a_refused_release_keeps_the_profile_and_says_why(ctx):
+    start = h.page_load(ctx, st.encode_share(np.eye(K)[TAG_NAMES.index("jazz")]))
+    s = start.view.session
+    view = h.release_slider(ctx, s, TAG_NAMES.index("jazz"), 0.0)
+    np.testing.assert_array_equal(view.session.profile, s.profile)
+    assert view.notes and "every weight at 0" in view.notes[0]
+    assert "edit-note" in view.recs_html and "every weight at 0" in view.recs_html
+    with pytest.raises(DataError, match="every weight at 0"):  # the API still refuses
+        h.set_weight(ctx, s, "jazz", 0.0)
+    assert h.release_slider(ctx, s, 0, 0.0) is None  # 1950s already shows 0
+    assert h.release_slider(ctx, s, 0, 5.0).session.profile[0] == pytest.approx(0.05)
 
 
 def test_locks_hold_while_another_tag_moves(ctx, start):
@@ -200,6 +213,12 @@ def test_zero_boost_and_reset(ctx, start):
     assert back.session.locked == frozenset()
     with pytest.raises(DataError, match="choose a tag"):
         h.zero(ctx, s, None)
+
+
+def test_reset_needs_an_inferred_profile(ctx, start):
+    never_inferred = replace(start.view.session, inferred=None)
+    with pytest.raises(DataError, match="never inferred"):
+        h.reset(ctx, never_inferred)
 
 
 def test_locked_overflow_note_reaches_the_list(ctx, start):
@@ -243,6 +262,16 @@ def _wav(path: Path, seconds: float, sr: int = 22050, silent: bool = False, seed
     )
     sf.write(path, y.astype(np.float32), sr)
     return path
+
+
+def test_add_songs_keeps_order_and_drops_repeats(ctx):
+    a, b, c = list(ctx.songs)[:3]
+    added = h.add_songs(ctx, [a, b], [b, c])
+    assert [sid for _, sid in added] == [a, b, c]
+    assert added[0][0] == h.song_label(ctx, a) and ctx.songs[a].title in added[0][0]
+    assert h.add_songs(ctx, None, None) == []
+    with pytest.raises(DataError, match="S_nope"):
+        h.add_songs(ctx, [a], ["S_nope"])
 
 
 def test_build_profile_from_songs(ctx):
@@ -396,6 +425,20 @@ def test_prototype_clips_stay_in_their_folder(ctx, tmp_path):
     outside.write_bytes(b"x")
     tampered = [replace(ctx.engine.bundle.prototypes[0], file=f"../../../../{outside}")]
     assert prototype_clips(tampered, ctx.prototype_dir) == {}
+
+
+def test_play_event_names_its_song():
+    assert played_song(gr.EventData(None, {"song_id": "S00001"})) == "S00001"
+    for payload in (None, 3.5, {}, {"song_id": 7}, "S00001"):
+        with pytest.raises(DataError, match="names no song"):
+            played_song(gr.EventData(None, payload))
+
+
+def test_profile_api_is_the_engines(ctx):
+    ids = list(ctx.songs)[:4]
+    out = h.profile_api(ctx, ids)
+    assert all(type(v) is float for v in out) and len(out) == K
+    np.testing.assert_allclose(out, ctx.engine.profile(ids))
 
 
 def test_recommend_api(ctx):

@@ -49,16 +49,6 @@ def test_a_bad_weight_is_named_by_its_tag():
         st.settle(w)
 
 
-def test_slider_values_are_percentages():
-    values = np.zeros(K)  # all zero is a valid slider state: the edit rule decides
-    np.testing.assert_array_equal(st.check_slider_values(values), values)
-    values[5] = 100.5
-    with pytest.raises(
-        DataError, match=f"slider values: the weight of '{TAG_NAMES[5]}'.*above 100"
-    ):
-        st.check_slider_values(values)
-
-
 def test_tag_indices():
     assert st.tag_indices(["rock", "1950s"]) == {TAG_NAMES.index("rock"), 0}
     with pytest.raises(DataError, match="rokc"):
@@ -131,58 +121,69 @@ def test_settle_always_sums_to_one(rng):
 # --------------------------------------------------------------------------- slider edits
 
 
-def test_slider_edit_keeps_the_moved_value_and_rescales_the_rest(profile):
-    shown = st.to_percent(profile)
-    raw = shown.copy()
-    raw[7] = 30.0
-    edit = st.slider_edit(profile, shown, raw)
-    p = edit.profile
+def test_set_tag_keeps_the_moved_value_and_rescales_the_rest(profile):
+    p = st.set_tag(profile, 7, 30.0).profile
     assert p[7] == pytest.approx(0.30)
     others = np.arange(K) != 7
     np.testing.assert_allclose(p[others], profile[others] * 0.70 / profile[others].sum())
 
 
-def test_slider_edit_keeps_locked_tags(profile):
-    shown = st.to_percent(profile)
-    raw = shown.copy()
-    raw[0] = 50.0
-    edit = st.slider_edit(profile, shown, raw, locked={1, 2})
+def test_set_tag_keeps_locked_tags(profile):
+    edit = st.set_tag(profile, 0, 50.0, locked={1, 2})
     assert edit.profile[[1, 2]] == pytest.approx(profile[[1, 2]])
     assert edit.profile[0] == pytest.approx(0.5)
     assert edit.profile.sum() == pytest.approx(1.0)
 
 
-def test_slider_edit_to_100_percent_is_one_tag(profile):
-    shown = st.to_percent(profile)
-    raw = shown.copy()
-    raw[4] = 100.0
-    p = st.slider_edit(profile, shown, raw).profile
+def test_set_tag_to_100_percent_is_one_tag(profile):
+    p = st.set_tag(profile, 4, 100.0).profile
     assert p[4] == pytest.approx(1.0) and p.sum() == pytest.approx(1.0)
 
 
-def test_slider_edit_ignores_rounding_of_displayed_values(profile):
-    shown = st.to_percent(profile)
-    raw = shown + st.STEP_PCT / 4  # jitter below half a step is no move
-    assert st.moved_tags(shown, raw).size == 0
-    np.testing.assert_array_equal(st.slider_edit(profile, shown, raw).profile, profile)
+def test_set_tag_to_what_the_slider_shows_is_no_edit(profile):
+    shown = float(st.to_percent(profile)[9])
+    assert st.set_tag(profile, 9, shown) is None
+    assert st.set_tag(profile, 9, shown + st.STEP_PCT / 4) is None  # below half a step
+    assert st.set_tag(profile, 9, shown + st.STEP_PCT) is not None
 
 
-@pytest.mark.parametrize("value", [float("nan"), float("inf"), -0.5, 100.5])
-def test_slider_edit_refuses_bad_slider_values(profile, value):
-    raw = st.to_percent(profile)
-    raw[0] = value
-    with pytest.raises(DataError):
-        st.slider_edit(profile, st.to_percent(profile), raw)
+def test_set_tag_past_what_locked_tags_leave_is_scaled_down_with_a_note(profile):
+    locked = st.set_tag(profile, 0, 80.0).profile
+    edit = st.set_tag(locked, 1, 50.0, locked={0})
+    assert edit.profile[0] == pytest.approx(0.8)
+    assert edit.profile[1] == pytest.approx(0.2)
+    assert "more than the 20.0% left" in edit.notes[0]
 
 
-def test_slider_edit_refuses_zeroing_everything():
+@pytest.mark.parametrize(
+    "value, fragment",
+    [
+        (float("nan"), "not a finite number"),
+        (float("inf"), "not a finite number"),
+        (-0.5, "negative"),
+        (100.5, "above 100"),
+        ("50", "not a number"),
+        (None, "not a number"),
+        (True, "not a number"),
+    ],
+)
+def test_set_tag_refuses_bad_slider_values(profile, value, fragment):
+    with pytest.raises(DataError, match=fragment) as e:
+        st.set_tag(profile, 0, value)
+    assert repr(TAG_NAMES[0]) in str(e.value)
+
+
+@pytest.mark.parametrize("tag", [-1, K])
+def test_set_tag_refuses_an_index_out_of_range(profile, tag):
+    with pytest.raises(DataError, match="out of range"):
+        st.set_tag(profile, tag, 10.0)
+
+
+def test_set_tag_refuses_zeroing_everything():
     profile = np.zeros(K)
     profile[3] = 1.0
-    shown = st.to_percent(profile)
-    raw = shown.copy()
-    raw[3] = 0.0
     with pytest.raises(DataError, match="every weight at 0"):
-        st.slider_edit(profile, shown, raw)
+        st.set_tag(profile, 3, 0.0)
 
 
 # --------------------------------------------------------------------------- zero / boost
@@ -229,30 +230,6 @@ def test_boost_lifts_a_zero_weight(profile):
 def test_scale_tag_refuses_out_of_range_index(profile):
     with pytest.raises(DataError, match="out of range"):
         st.scale_tag(profile, K, 2.0)
-
-
-# --------------------------------------------------------------------------- slider sync
-
-
-def test_slider_sync_sends_all_then_only_changes(profile):
-    s = Session(inferred=profile).with_profile(profile)
-    s, updates = st.slider_sync(s)
-    assert all(u is not None for u in updates) and len(updates) == K
-    s2, updates2 = st.slider_sync(s)
-    assert all(u is None for u in updates2)
-    t = int(np.argmax(profile))
-    edited = st.zero_tag(profile, t).profile
-    _, updates3 = st.slider_sync(s2.with_profile(edited))
-    changed = [i for i, u in enumerate(updates3) if u is not None]
-    assert t in changed and updates3[t] == 0.0
-    assert set(changed) == set(np.flatnonzero(st.to_percent(edited) != st.to_percent(profile)))
-
-
-def test_slider_values_before_sync_are_the_profile(profile):
-    s = Session().with_profile(profile)
-    np.testing.assert_array_equal(s.slider_values(), st.to_percent(profile))
-    with pytest.raises(DataError):
-        Session().slider_values()
 
 
 # --------------------------------------------------------------------------- JSON
