@@ -27,7 +27,6 @@ Move a slider and the recommendations follow; ▶ on a song plays it.</p>
 # Queued visitors hear their place every second, not after every finished job (a
 # sixth of the server's CPU under load: reports/app_benchmarks.md).
 QUEUE_STATUS_S = 1.0
-QUEUE_CONCURRENCY = 4  # queued events running at once (the engine is thread-safe)
 
 
 def build_app(ctx: AppContext) -> gr.Blocks:
@@ -35,7 +34,7 @@ def build_app(ctx: AppContext) -> gr.Blocks:
     with gr.Blocks(
         title="APRON Studio", analytics_enabled=False, fill_width=True, delete_cache=(3600, 3600)
     ) as demo:
-        state = gr.State(Session())
+        state = gr.State(Session(), time_to_live=ctx.config.limits.session_ttl_s)
         gr.HTML(INTRO)
         with gr.Row(equal_height=False):
             with gr.Column(scale=5, min_width=400):
@@ -63,7 +62,12 @@ def build_app(ctx: AppContext) -> gr.Blocks:
         )
         for panel in (listener, prototypes, controls, recommendations, api):
             panel.wire(ev)
-    demo.queue(default_concurrency_limit=QUEUE_CONCURRENCY, status_update_rate=QUEUE_STATUS_S)
+    limits = ctx.config.limits  # queued events of one kind at once; events waiting, in all
+    demo.queue(
+        default_concurrency_limit=limits.queue_concurrency,
+        max_size=limits.queue_max_size,
+        status_update_rate=QUEUE_STATUS_S,
+    )
     return demo
 
 
