@@ -14,6 +14,7 @@ import ctypes
 import logging
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import threading
@@ -39,7 +40,9 @@ def limit_malloc_arenas(n: int = MALLOC_ARENAS) -> None:
 
 
 HERE = Path(__file__).resolve().parent
+log = logging.getLogger("apron_studio")
 WARM_UP_DELAY_S = 5.0  # after the page is served: let the first visitors' page load first
+WARMED_UP = "upload encoder warmed up"  # logged when done (benchmarks wait for it)
 
 
 def private_runtime_dir() -> Path:
@@ -67,11 +70,12 @@ def warm_up_uploads_later(engine, demo) -> threading.Thread:
             import numpy as np
 
             encoder = engine.bundle.encoder
-            sr = encoder.sr
-            noise = 0.1 * np.random.default_rng(0).standard_normal(2 * sr)
+            start = time.perf_counter()
+            noise = 0.1 * np.random.default_rng(0).standard_normal(2 * encoder.sr)
             encoder.raw_features(noise.astype(np.float32))
+            log.info("%s in %.1f s", WARMED_UP, time.perf_counter() - start)
         except Exception:  # a warm-up failure only makes the first upload slower
-            logging.getLogger("apron_studio").exception("upload warm-up failed")
+            log.exception("upload warm-up failed")
 
     thread = threading.Thread(target=run, name="apron-warm-up", daemon=True)
     thread.start()
@@ -193,6 +197,9 @@ def main(argv: list[str] | None = None) -> int:
         logging.warning(ctx.audio_note)
     demo, options = create_app(ctx)
     warm_up_uploads_later(engine, demo)
+    # SIGTERM (a Space stopping, `kill`) as Ctrl-C: Gradio closes the server and returns,
+    # so the private folder is removed at exit (the default handler skips atexit)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     demo.launch(server_name=args.host, server_port=args.port, share=args.share, **options)
     return 0
 

@@ -27,6 +27,7 @@ from apron_core.errors import ApronError, ConfigError
 ROOT = Path(__file__).resolve().parents[1]
 APP = ROOT / "app.py"
 READY_PATHS = ("/", "/config")  # the page and the config the page fetches first
+WARMED_UP = "upload encoder warmed up"  # app.py logs it after its background warm-up
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -129,6 +130,19 @@ class AppProcess:
                 time.sleep(0.05)
         self.ready_s = time.perf_counter() - self.started_at
         return self.ready_s
+
+    def wait_log(self, text: str, timeout_s: float = 120.0) -> float:
+        """Seconds until `text` appears in the app's log (e.g. WARMED_UP, so that a
+        measurement does not count the app's own background warm-up)."""
+        deadline = time.perf_counter() + timeout_s
+        while text not in self.log_text():
+            if self.proc.poll() is not None or time.perf_counter() > deadline:
+                raise ApronError(
+                    f"app.py never logged {text!r} within {timeout_s:g} s; its log:\n"
+                    f"{self.log_tail()}"
+                )
+            time.sleep(0.1)
+        return time.perf_counter() - self.started_at
 
     @property
     def pid(self) -> int:
