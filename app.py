@@ -39,6 +39,21 @@ def limit_malloc_arenas(n: int = MALLOC_ARENAS) -> None:
         ctypes.CDLL("libc.so.6").mallopt(M_ARENA_MAX, n)
 
 
+def use_system_malloc() -> None:
+    """Run this script again with PYTHONMALLOC=malloc unless an allocator was chosen.
+
+    Why: each visitor's session is ~0.3 MB of small Python objects (Gradio's copy of the
+    page config). Python's own allocator returns memory to the OS only in 1 MiB arenas
+    that are entirely free, and a few long-lived objects made meanwhile pin most of them,
+    so 1,000 abandoned sessions left ~370 MB behind after the janitor forgot them; with
+    glibc's malloc (trimmed by the janitor) ~100 MB. reports/app_benchmarks.md has the
+    figures; PYTHONMALLOC=pymalloc keeps Python's allocator."""
+    if os.environ.get("PYTHONMALLOC"):
+        return
+    os.environ["PYTHONMALLOC"] = "malloc"
+    os.execv(sys.executable, [sys.executable, *sys.orig_argv[1:]])  # same flags, same args
+
+
 HERE = Path(__file__).resolve().parent
 log = logging.getLogger("apron_studio")
 WARM_UP_DELAY_S = 5.0  # after the page is served: let the first visitors' page load first
@@ -205,4 +220,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    use_system_malloc()
     sys.exit(main())

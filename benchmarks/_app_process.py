@@ -48,6 +48,7 @@ class AppProcessConfig:
     torch_threads: int = 1  # OMP_NUM_THREADS of the server (2 shared cores here)
     extra_args: tuple[str, ...] = ()
     env: dict[str, str] = field(default_factory=dict)
+    app: Path = APP  # another checkout's app.py (run from its folder) to compare with
 
     def __post_init__(self) -> None:
         if self.startup_timeout_s <= 0:
@@ -77,7 +78,7 @@ class AppProcess:
         else:
             log_path = Path(config.log_path)
             log_path.parent.mkdir(parents=True, exist_ok=True)
-        args = [sys.executable, str(APP), "--bundle", str(config.bundle)]
+        args = [sys.executable, str(config.app), "--bundle", str(config.bundle)]
         args += ["--host", config.host, "--port", str(port)]
         if config.cache_dir is not None:
             args += ["--cache-dir", str(config.cache_dir)]
@@ -90,7 +91,9 @@ class AppProcess:
             **config.env,
         }
         with open(log_path, "wb") as log:  # the child keeps its own handle
-            proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+            proc = subprocess.Popen(
+                args, cwd=config.app.parent, env=env, stdout=log, stderr=subprocess.STDOUT
+            )
         return cls(proc, f"http://{config.host}:{port}/", log_path)
 
     @classmethod

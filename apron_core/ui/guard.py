@@ -37,7 +37,8 @@ UNQUEUED = "/gradio_api/run/"  # run/predict: the slider releases
 UNGUARDED = ("/gradio_api/upload",)  # multipart; capped by launch(max_file_size=…)
 FILE_KEYS = frozenset({"path", "url", "orig_name"})  # FileData strings: paths, not text
 MAX_PATH_CHARS = 4096
-MAX_KEYS = 100_000  # idle buckets are dropped beyond this many sessions
+MAX_KEYS = 100_000  # idle buckets are dropped at once beyond this many sessions
+SWEEP_S = 60.0  # and every minute anyway: one bucket per session ever seen is a leak
 QUEUE_ATTR = "pending_event_ids_session"  # Gradio's queue: session → events not delivered
 
 
@@ -61,19 +62,30 @@ class _Bucket:
 class TokenBuckets:
     """Per-key token buckets (rate `per_s`, capacity `burst`) plus a count of running
     requests; one event loop uses it, so no lock. Keys idle long enough to be full again
-    are dropped when the table grows past MAX_KEYS."""
+    (they would start over full anyway) are dropped every `sweep_s`, and at once when the
+    table grows past MAX_KEYS."""
 
-    def __init__(self, per_s: float, burst: int, clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        per_s: float,
+        burst: int,
+        clock: Callable[[], float] = time.monotonic,
+        sweep_s: float = SWEEP_S,
+    ):
         self.per_s = float(per_s)
         self.burst = int(burst)
         self.clock = clock
+        self.sweep_s = sweep_s
         self._buckets: dict[str, _Bucket] = {}
+        self._swept = clock()
 
     def __len__(self) -> int:
         return len(self._buckets)
 
     def bucket(self, key: str) -> _Bucket:
         now = self.clock()
+        if now - self._swept > self.sweep_s:
+            self.forget_idle()
         b = self._buckets.get(key)
         if b is None:
             if len(self._buckets) >= MAX_KEYS:
@@ -94,7 +106,7 @@ class TokenBuckets:
 
     def forget_idle(self) -> int:
         """Drop the keys whose bucket is full again and that run nothing; how many."""
-        now = self.clock()
+        now = self._swept = self.clock()
         idle = [
             k
             for k, b in self._buckets.items()

@@ -473,11 +473,15 @@ def test_import_with_an_oversized_integer_is_refused(client, alive, tmp_path, nu
     alive()
 
 
-def test_app_py_keeps_its_files_in_a_private_folder_it_removes_at_exit(tmp_path):
+def test_app_py_uses_malloc_and_a_private_folder_it_removes_at_exit(tmp_path):
     from benchmarks._app_process import AppProcess, AppProcessConfig
 
-    config = AppProcessConfig(log_path=tmp_path / "app.log", env={"GRADIO_TEMP_DIR": ""})
+    config = AppProcessConfig(
+        log_path=tmp_path / "app.log", env={"GRADIO_TEMP_DIR": "", "PYTHONMALLOC": ""}
+    )
     with AppProcess.start(config) as app:
+        environ = Path(f"/proc/{app.pid}/environ").read_bytes().split(b"\0")
+        assert b"PYTHONMALLOC=malloc" in environ  # app.py ran itself again with glibc's malloc
         tone = tmp_path / "tone.wav"
         sf.write(tone, np.zeros(100, np.float32), 22050)
         with open(tone, "rb") as f:

@@ -184,6 +184,21 @@ def test_token_buckets_refill_and_forget_idle_keys():
     assert MAX_KEYS >= 10_000  # a table bounded well above the sessions a Space holds
 
 
+def test_token_buckets_of_gone_sessions_are_swept_while_others_keep_coming():
+    now = [0.0]
+    buckets = TokenBuckets(per_s=10.0, burst=20, clock=lambda: now[0], sweep_s=60.0)
+    for i in range(500):  # 500 sessions that each send one event and leave
+        buckets.take(f"gone{i}")
+    busy = buckets.bucket("busy")
+    busy.running = 1  # one with an event running right now
+    now[0] = 30.0
+    buckets.take("new")
+    assert len(buckets) == 502  # not yet a minute
+    now[0] = 61.0
+    buckets.take("newer")  # the first request after a minute sweeps
+    assert len(buckets) == 2 and buckets.bucket("busy") is busy
+
+
 def test_refusals_are_json_in_the_shapes_gradio_pages_read():
     client, _, _ = make_client(Limits(events_per_s=0.001, event_burst=1))
     client.post(JOIN, json=body("x"))
