@@ -1,8 +1,9 @@
 """One client flooding the app while honest visitors edit: does the flood starve them?
 
-The flooder is one session keeping --parallel requests in flight for --seconds (asyncio,
-one connection per request): the page's unqueued slider release (`--flood page`, the
-default) or the queued `/set_weight` API event (`--flood api`). Meanwhile --honest
+The flooder is one session (with a demo listener's profile, so that every edit it gets
+through costs a full recommendation) keeping --parallel requests in flight for --seconds
+(asyncio, one connection per request): the page's unqueued slider release (`--flood
+page`, the default) or the queued `/set_weight` API event (`--flood api`). Meanwhile --honest
 visitors, each its own session, release a random slider about once a second (the page's
 own event). Prints the honest edits' latency p50/p95/max and errors, what the flooder got
 back (answered, refused with 429 "slow down", other), and the server's RSS.
@@ -111,6 +112,9 @@ def run(args: argparse.Namespace, url: str, pid: int | None) -> int:
     ]
     for t in honest:
         t.start()
+    own = Session(url, "flooder")  # the flooder has a profile: each edit it gets through
+    own.queued(ep.listener_fn, [ep.listener_ids[0]])  # costs a full recommendation
+    own.close()
     start.wait()
     flooder = threading.Thread(
         target=lambda: asyncio.run(flood(url, ep, args.flood, args.parallel, stop, outcomes)),
