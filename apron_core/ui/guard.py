@@ -1,9 +1,11 @@
 """A small ASGI middleware in front of Gradio's event routes, so that one visitor
 flooding the server (or sending one absurd request) costs a JSON parse, not a handler
 run: per session, a token bucket on events, a cap on unqueued events running at once and
-on queued events waiting; per request, caps on the body, on any one string and on any
-one integer. A refused request gets HTTP 400/413/429 with a short message that the page
-shows as an error and that quotes at most ~80 characters of what was sent.
+on queued events waiting; for all sessions together, a few unqueued events at a time,
+first come first served (Gradio's queue does the same for queued ones); per request,
+caps on the body, on any one string and on any one integer. A refused request gets HTTP
+400/413/429 with a short message that the page shows as an error and that quotes at
+most ~80 characters of what was sent.
 
 Why here and not in the handlers: a refusal inside a handler comes after Gradio has
 parsed, queued, preprocessed and scheduled the event on a worker thread, and a queued
@@ -14,6 +16,7 @@ keyed by Gradio's session hash (`session_hash` in the body); a request without o
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -125,6 +128,11 @@ class RequestGuard:
         self.app = app
         self.limits = limits
         self.buckets = TokenBuckets(limits.events_per_s, limits.event_burst)
+        # Gradio runs unqueued events on up to 40 threads at once, which then share one
+        # GIL in no order: under load the unlucky ones wait many times longer than the
+        # rest. A few at a time, the others waiting first come first served, keeps the
+        # wait the same for everyone (reports/app_benchmarks.md).
+        self.unqueued = asyncio.Semaphore(limits.unqueued_concurrency)
         self.refused = 0  # requests answered by the guard (for logs and benchmarks)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -158,7 +166,8 @@ class RequestGuard:
         bucket = self.buckets.bucket(key)
         bucket.running += 1
         try:
-            await self.app(scope, replay, send)
+            async with self.unqueued:
+                await self.app(scope, replay, send)
         finally:
             bucket.running -= 1
 

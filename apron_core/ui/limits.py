@@ -35,6 +35,7 @@ class Limits:
     events_per_s: float = 10.0  # sustained
     event_burst: int = 40  # at once, after a pause
     max_running_unqueued: int = 4  # unqueued events (slider releases) of one session at once
+    unqueued_concurrency: int = 2  # unqueued events running at once, all sessions (FIFO)
     max_waiting_queued: int = 8  # queued events of one session not yet delivered
     # Gradio's queue
     queue_max_size: int = 256  # events waiting, all sessions together
@@ -52,6 +53,7 @@ class Limits:
             "max_int_digits": self.max_int_digits,
             "event_burst": self.event_burst,
             "max_running_unqueued": self.max_running_unqueued,
+            "unqueued_concurrency": self.unqueued_concurrency,
             "max_waiting_queued": self.max_waiting_queued,
             "queue_max_size": self.queue_max_size,
             "queue_concurrency": self.queue_concurrency,

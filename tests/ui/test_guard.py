@@ -150,26 +150,55 @@ def test_a_session_with_events_waiting_in_the_queue_is_refused_more():
 
 def test_unqueued_events_of_one_session_running_at_once_are_capped():
     gate = threading.Event()
-    client, seen, _ = make_client(Limits(max_running_unqueued=2), gate=gate)
+    limits = Limits(max_running_unqueued=2, unqueued_concurrency=4)
+    client, seen, _ = make_client(limits, gate=gate)
     results: list[int] = []
 
     def send() -> None:
         results.append(client.post(PREDICT, json=body("many")).status_code)
 
-    threads = [threading.Thread(target=send) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for _ in range(500):  # until both are running inside the app
-        if len(seen) == 2:
-            break
-        threading.Event().wait(0.01)
-    third = client.post(PREDICT, json=body("many"))
-    gate.set()
-    for t in threads:
-        t.join(10)
-    assert third.status_code == 429 and "on their way" in third.json()["error"]
-    assert results == [200, 200]
-    assert client.post(PREDICT, json=body("many")).status_code == 200  # released
+    with client:  # one event loop for every request, as in the server
+        threads = [threading.Thread(target=send) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for _ in range(500):  # until both are running inside the app
+            if len(seen) == 2:
+                break
+            threading.Event().wait(0.01)
+        third = client.post(PREDICT, json=body("many"))
+        gate.set()
+        for t in threads:
+            t.join(10)
+        assert third.status_code == 429 and "on their way" in third.json()["error"]
+        assert results == [200, 200]
+        assert client.post(PREDICT, json=body("many")).status_code == 200  # released
+
+
+def test_unqueued_events_of_all_sessions_run_a_few_at_a_time_in_arrival_order():
+    gate = threading.Event()
+    client, seen, _ = make_client(Limits(unqueued_concurrency=1), gate=gate)
+    results: dict[str, int] = {}
+
+    def send(session: str) -> None:
+        results[session] = client.post(PREDICT, json=body(session)).status_code
+
+    with client:  # one event loop for every request, as in the server
+        first = threading.Thread(target=send, args=("first",))
+        first.start()
+        for _ in range(500):  # until it runs inside the app
+            if seen:
+                break
+            threading.Event().wait(0.01)
+        second = threading.Thread(target=send, args=("second",))
+        second.start()
+        second.join(0.5)
+        assert [b["session_hash"] for b in seen] == ["first"]  # the second waits its turn
+        assert second.is_alive() and results == {}  # not refused: waiting
+        gate.set()
+        first.join(10)
+        second.join(10)
+    assert results == {"first": 200, "second": 200}
+    assert [b["session_hash"] for b in seen] == ["first", "second"]
 
 
 def test_token_buckets_refill_and_forget_idle_keys():

@@ -19,7 +19,8 @@ def test_defaults_are_consistent():
 @pytest.mark.parametrize(
     "field, value",
     [("max_sessions", 0), ("event_burst", -1), ("max_text_chars", 2.5), ("queue_max_size", True),
-     ("session_ttl_s", 0), ("events_per_s", -1.0), ("janitor_interval_s", "10")],
+     ("unqueued_concurrency", 0), ("session_ttl_s", 0), ("events_per_s", -1.0),
+     ("janitor_interval_s", "10")],
 )  # fmt: skip
 def test_nonsense_limits_are_refused(field, value):
     with pytest.raises(ConfigError, match=field):
