@@ -66,6 +66,7 @@ class AppProcess:
         self.log_path = log_path
         self.started_at = time.perf_counter()
         self.ready_s: float | None = None  # seconds from spawn to both READY_PATHS = 200
+        self.ready_cpu_s: float | None = None  # CPU seconds the server had used by then
 
     @classmethod
     def spawn(cls, config: AppProcessConfig) -> AppProcess:
@@ -132,6 +133,8 @@ class AppProcess:
                     pass
                 time.sleep(0.05)
         self.ready_s = time.perf_counter() - self.started_at
+        with contextlib.suppress(psutil.Error):
+            self.ready_cpu_s = self.cpu_seconds()
         return self.ready_s
 
     def wait_log(self, text: str, timeout_s: float = 120.0) -> float:
@@ -150,6 +153,12 @@ class AppProcess:
     @property
     def pid(self) -> int:
         return self.proc.pid
+
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) the server process has used so far: a start-up cost
+        that other jobs on the machine change far less than the wall-clock time."""
+        t = psutil.Process(self.proc.pid).cpu_times()
+        return float(t.user + t.system)
 
     def rss_bytes(self) -> int:
         """Resident memory of the server process (and any children it started)."""
