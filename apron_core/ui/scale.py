@@ -17,9 +17,11 @@ largest ~14 %; on a linear 0–100 % track every thumb sat at the left edge and 
 moved a tag from 0.2 % to 20 %. Within its category a tag's share is 10–100× larger,
 and the log track gives every doubling the same length (1 % of the category and 2 % are
 as far apart as 20 % and 40 %), so "twice as much jazz" is the same move for any
-listener; the linear part below KNEE keeps 0 at the left end. With KNEE = 1 % of the
-category, every tag of every demo listener with at least 0.5 % of its category sits at
-least 5 % of the track from either end (reports/app_benchmarks.md; `thumb_figure`).
+listener; the linear part below KNEE keeps 0 at the left end. With KNEE = 0.1 % of the
+category, every tag of the median demo listener with at least 0.5 % of its category
+sits at least 5 % of the track from either end (98 % of them for the least even of the
+12 listeners), and the median tag sits half-way out on the radar, where KNEE = 1 % put
+it at a third (reports/app_benchmarks.md; `thumb_figure`).
 
 The radar and the tag-mix chart draw the same positions (`tick_positions` labels
 them), so what a chart shows is what a slider shows. The page mirrors `share_at` in
@@ -36,9 +38,9 @@ import numpy as np
 
 from apron_core.tags import CATEGORIES, K, category_indices
 
-KNEE = 0.01  # within-category share below which the track is linear
+KNEE = 0.001  # within-category share below which the track is linear
 _LOG_SPAN = math.log1p(1.0 / KNEE)
-TICK_SHARES = (0.0, 0.01, 0.05, 0.2, 0.5, 1.0)  # labelled on the charts' axes
+TICK_SHARES = (0.0, 0.001, 0.01, 0.1, 0.5, 1.0)  # labelled on the charts' axes
 THUMB_MIN_SHARE = 0.005  # the thumb figure counts tags with ≥ 0.5 % of their category
 THUMB_MARGIN = 0.05  # … whose thumb is at least 5 % of the track from either end
 

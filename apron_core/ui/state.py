@@ -76,6 +76,7 @@ class Session:
     source: str = ""  # where the profile came from, for the page and the export
     last_recs: tuple[str, ...] = ()  # previous top-k, for the entered/left markers
     last_mix: np.ndarray | None = None  # (80,) their tag mix, for "tag mix before → after"
+    views: int = 0  # views sent so far (the page redraws the sliders on every new one)
     undo: tuple[Snapshot, ...] = field(default=(), repr=False)  # oldest first
     redo: tuple[Snapshot, ...] = field(default=(), repr=False)  # next redo last
 
