@@ -93,9 +93,7 @@ def test_page_is_served(server):
 def test_listener_edit_and_share(client, server):
     ctx = server["ctx"]
     listener = next(iter(ctx.listeners))
-    recs, radar, tagmix, steer, _history, selected = client.predict(
-        listener, api_name="/listener"
-    )
+    recs, radar, tagmix, steer, _history, selected = client.predict(listener, api_name="/listener")
     assert recs.count('<li class="song') == ctx.config.k and selected == listener
     categories = {"era", "genre", "mood", "instrumentation"}
     assert set(json.loads(radar)) == set(json.loads(tagmix)) == categories
