@@ -89,9 +89,9 @@ for _words, _kind, _value in [
     ("much more|a lot more|lots more|way more|far more|loads more|tons more|a ton more|"
      "a lot of|lots of|loads of|tons of|heaps of|plenty of", "scale", 4.0),
     ("a bit more|a little more|slightly more|somewhat more|bit more|little more|"
-     "a touch more|a tad more|a bit of|a little|a touch of|a hint of|some more", "scale", 1.5),
+     "a touch more|a tad more|a bit of|a little|a touch of|a hint of", "scale", 1.5),
     ("more|add|boost|increase|extra|raise|up|higher|heavier|stronger|amplify|"
-     "more of|even more|double|twice as much|twice|+", "scale", 2.0),
+     "more of|even more|some more|double|twice as much|twice|+", "scale", 2.0),
     ("triple|three times", "scale", 3.0),
     ("much less|a lot less|way less|far less|much fewer|a lot fewer|far fewer|"
      "way fewer|much lower", "scale", 0.25),
@@ -422,6 +422,11 @@ def _tokens(text: str) -> tuple[list[_Token], list[str]]:
             )
         else:
             bare = word.strip("'")
+            parts = [w for w in bare.split("-") if (w,) in _ALIASES]
+            if "-" in bare and parts:  # "k-pop": a tag inside a word that is no tag
+                raise CommandError(
+                    f"{_quote(word)} is not one of the 80 tags: did you mean {parts[0]!r}?"
+                )
             fixed = _correct(bare.replace("-", "").replace("'", "")) if len(bare) >= 3 else None
             if fixed is None:
                 near = ", ".join(nearest_tags(bare))

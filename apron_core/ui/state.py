@@ -361,31 +361,32 @@ def set_category(
 def scale_within(
     profile: np.ndarray, tag: int, factor: float, locked: Collection[int] = ()
 ) -> Edit:
-    """ŵ_tag × factor against the other tags of its category, whose share of the profile
-    stays as it is (a zero weight is lifted to an equal share of the category first);
-    ×0 zeroes the tag. The typed commands' "more", "less", "no"."""
+    """The tag × factor against the unlocked tags of its category, which together keep
+    their share of the profile: its odds against them are multiplied by `factor` (a tag
+    at 0 is first lifted to an equal share of the category when `factor` > 1); ×0
+    zeroes it. The typed commands' "more", "less", "no"."""
     tag = _check_tag(tag)
     w = np.asarray(profile, dtype=np.float64).copy()
-    idx = CATEGORY_INDEX[CATEGORIES[TAG_CATEGORY[tag]]]
+    category = CATEGORIES[TAG_CATEGORY[tag]]
+    idx = CATEGORY_INDEX[category]
     total = float(w[idx].sum())
+    lock = np.zeros(K, dtype=bool)
+    lock[[int(i) for i in locked]] = True
+    lock[tag] = False
+    rest = idx[(idx != tag) & ~lock[idx]]  # the unlocked tags it trades weight with
+    x, free = float(w[tag]), float(w[rest].sum())
     if factor == 0:
         w[tag] = 0.0
     elif total <= 0:  # an empty category: the profile-wide rule lifts the tag from 0
         return scale_tag(w, tag, factor, locked)
-    else:
-        share = max(float(w[tag]) / total, 1.0 / idx.size)
-        others = 1.0 - float(w[tag]) / total
-        # odds × factor: the tag against the rest of its category
-        new = share * factor / (share * factor + others) if others > 0 else 1.0
-        w[tag] = new * total
-        rest = idx[idx != tag]
-        if others > 0:
-            w[rest] *= (1.0 - new) / others
+    elif free > 0:
+        lifted = max(x, total / idx.size) if factor > 1 else x
+        pool = x + free  # what the tag and its unlocked neighbours hold, before and after
+        w[tag] = min(pool, factor * lifted * pool / (factor * lifted + free))
     if w.sum() <= 0:
         raise DataError(f"zeroing {TAG_NAMES[tag]!r} would leave no weight at all")
-    category = CATEGORIES[TAG_CATEGORY[tag]]
     tiers = [("the tags you moved", [tag]), ("the other categories", _other_categories(category))]
-    return settle(w, tiers, locked=set(locked) - {tag})
+    return settle(w, tiers, locked=np.flatnonzero(lock))
 
 
 def only_tags(profile: np.ndarray, tags: Collection[int], locked: Collection[int] = ()) -> Edit:
