@@ -26,7 +26,7 @@ from apron_core.ui.audio import encode_uploads
 from apron_core.ui.charts import radar_figures, tag_mix_figures
 from apron_core.ui.context import AppContext
 from apron_core.ui.files import static_url
-from apron_core.ui.scale import category_shares, within_shares
+from apron_core.ui.scale import TAG_CATEGORY, category_shares, within_shares
 from apron_core.ui.song_lists import (
     diff_lists,
     mix_changes,
@@ -108,7 +108,8 @@ def steer_payload(session: Session) -> dict:
     """What the sliders show (ui/scale.py): each category's share of the profile, each
     tag's share of its category (and the inferred one, marked on its track), the locks
     and how many edits can be undone and redone. `rev` changes with every view, so the
-    page redraws the sliders even when an edit was refused (the slider springs back)."""
+    page redraws the sliders even when an edit was refused (the slider springs back).
+    A typed command adds "open": the category the page then shows."""
     profile = _require(session)
     inferred = session.inferred
     return {
@@ -381,7 +382,12 @@ def command(ctx: AppContext, session: Session, text: object) -> Typed:
         said += f" ({'; '.join(cmd.corrections)})"
     if np.array_equal(edit.profile, session.profile):
         return Typed(None, f"Understood: {said}. That changes nothing.", True)
-    return Typed(_apply(ctx, session, edit), f"Understood: {said}.", True)
+    view = _apply(ctx, session, edit)
+    # the sliders and charts turn to the category the command changed first
+    category = CATEGORIES[int(TAG_CATEGORY[cmd.steps[0].tags[0]])]
+    return Typed(
+        replace(view, steer={**view.steer, "open": category}), f"Understood: {said}.", True
+    )
 
 
 # --------------------------------------------------------------------------- files & links

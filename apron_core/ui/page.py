@@ -1,7 +1,7 @@
 """The page's own CSS and script (passed to launch(); Gradio 6 takes them there).
 
-The script keeps one sound playing at a time on the page (a prototype clip, a song). The
-sliders' own script lives with them (ui/prototypes_panel.py), the charts' with the
+The script keeps one sound playing at a time on the page (a prototype clip, a song) and
+gives Gradio's upload buttons the name they show. The sliders' own script lives with them (ui/prototypes_panel.py), the charts' with the
 charts (ui/charts.py).
 
 The CSS places the workbench: on a wide screen the charts and the list stay in view
@@ -21,6 +21,20 @@ _SCRIPT = """
   document.addEventListener('play', (ev) => {
     document.querySelectorAll('audio').forEach((x) => { if (x !== ev.target) x.pause(); });
   }, true);
+  // Gradio names its upload buttons "Click to upload or drop files" while they show
+  // "Drop File Here - or - Click to Upload": a voice user says what they see (WCAG 2.5.3)
+  const nameUploads = () => {
+    document.querySelectorAll('button.upload-container').forEach((b) => {
+      const text = b.textContent.replace(/\s+/g, ' ').trim();
+      if (text && b.getAttribute('aria-label') !== text) b.setAttribute('aria-label', text);
+    });
+  };
+  let queued = false;
+  new MutationObserver(() => {
+    if (queued) return;
+    queued = true;
+    requestAnimationFrame(() => { queued = false; nameUploads(); });
+  }).observe(document.documentElement, {childList: true, subtree: true});
 })();
 </script>
 """
@@ -37,6 +51,23 @@ GOOD = "#15803d"  # 5.0:1 on white, white on it 5.0:1
 BAD = "#b91c1c"  # 6.5:1 on white
 
 CSS = f"""
+/* Gradio's theme, where it falls short of WCAG AA contrast (axe-core, tests/ui): the
+   subdued text (#bbbbc2 on white, 1.9:1) and the orange accent (#f97316, 2.8:1) */
+.gradio-container {{
+  --body-text-color-subdued: #52525b;
+  --block-info-text-color: #52525b;
+  --color-accent: {ACCENT};
+  --button-primary-background-fill: {ACCENT};
+  --button-primary-background-fill-hover: #9a3412;
+  --button-primary-text-color: #ffffff;
+}}
+.dark .gradio-container {{
+  --body-text-color-subdued: #a1a1aa;
+  --block-info-text-color: #a1a1aa;
+  --color-accent: {ACCENT_DARK};
+  --button-primary-background-fill: #9a3412;
+  --button-primary-background-fill-hover: #7c2d12;
+}}
 #apron-intro h1 {{ margin: 0 0 .2rem 0; font-size: 1.5rem; }}
 #apron-intro p {{ margin: 0; }}
 #honest-note {{ margin: .3rem 0 0 0; font-size: .85rem; color: var(--body-text-color-subdued); }}

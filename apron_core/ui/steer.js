@@ -82,6 +82,7 @@ function draw() {
   const v = typeof props.value === 'string' ? (props.value ? JSON.parse(props.value) : null) : props.value;
   if (!v || !v.within) return;
   data = v;
+  if (v.open && v.open !== (window.__apronCategory || 'era')) openTab(v.open, false);
   for (const [c, title] of CATS) {
     const pct = 100 * (v.categories[c] || 0);
     const r = root.querySelector('#cat-' + c);
