@@ -1,8 +1,8 @@
 """The page's own CSS and script (passed to launch(); Gradio 6 takes them there).
 
 The script keeps one sound playing at a time on the page (a prototype clip, a song) and
-gives Gradio's upload buttons the name they show. The sliders' own script lives with them (ui/prototypes_panel.py), the charts' with the
-charts (ui/charts.py).
+gives Gradio's upload buttons the name they show. The sliders' own script lives with
+them (ui/prototypes_panel.py), the charts' with the charts (ui/charts.py).
 
 The CSS places the workbench: on a wide screen the charts and the list stay in view
 (sticky) while the sliders scroll, the list scrolls inside its column; below 1000 px
@@ -12,7 +12,7 @@ Gradio's light and dark themes (the browser tests run axe-core on the page).
 
 from __future__ import annotations
 
-_SCRIPT = """
+_SCRIPT = r"""
 <script>
 (() => {
   if (window.__apronStudio) return;

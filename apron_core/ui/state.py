@@ -202,7 +202,7 @@ def settle(
         if mass <= 0:
             continue
         if i == last:
-            out[mask] = w[mask] * (room / mass)
+            out[mask] = w[mask] / mass * room  # divide first: a tiny mass must not overflow
             if i < len(groups) - 1 and not math.isclose(room, mass, rel_tol=1e-9):
                 notes.append(
                     f"Nothing else carries weight, so {name} were scaled from "
@@ -210,7 +210,7 @@ def settle(
                 )
             break
         if i > 0 and mass > room * (1 + 1e-12):
-            out[mask] = w[mask] * (room / mass)
+            out[mask] = w[mask] / mass * room
             notes.append(
                 f"{name[0].upper() + name[1:]} add up to {100 * mass:.1f}%, more than the "
                 f"{100 * room:.1f}% left: scaled them down to fit; the rest get 0."
@@ -233,7 +233,7 @@ def _normalized(out: np.ndarray, locked: Collection[int]) -> np.ndarray:
     free = out[~lock].sum()
     if free > 0:
         out = out.copy()
-        out[~lock] *= (1.0 - out[lock].sum()) / free
+        out[~lock] = out[~lock] / free * (1.0 - out[lock].sum())
         return out
     return out / total
 
@@ -349,7 +349,7 @@ def set_category(
             base = np.ones(free.size)
         w[free] = base / base.sum() * room
     else:
-        w[free] *= room / mass
+        w[free] = w[free] / mass * room
     if w.sum() <= 0:
         raise DataError(
             f"setting {category} to 0% leaves every weight at 0: raise another category"
@@ -450,7 +450,10 @@ def export_json(session: Session) -> str:
     doc = {
         "format": PROFILE_FORMAT,
         "version": PROFILE_VERSION,
-        "weights": {t: round(float(v), 6) for t, v in zip(TAG_NAMES, session.profile, strict=True)},
+        # 10 decimals: what the sliders show (0.01 % of a category) survives the round trip
+        "weights": {
+            t: round(float(v), 10) for t, v in zip(TAG_NAMES, session.profile, strict=True)
+        },
         "locked": [TAG_NAMES[i] for i in sorted(session.locked)],
         "history": list(session.history),
         "source": session.source,
