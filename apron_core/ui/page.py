@@ -5,9 +5,10 @@ gives Gradio's upload buttons the name they show. The sliders' own script lives 
 them (ui/prototypes_panel.py), the charts' with the charts (ui/charts.py).
 
 The CSS places the workbench: on a wide screen the charts and the list stay in view
-(sticky) while the sliders scroll, the list scrolls inside its column; below 1000 px
-the columns stack and nothing is sticky. Colours are chosen for WCAG AA contrast on
-Gradio's light and dark themes (the browser tests run axe-core on the page).
+(sticky), the tags of the open category scroll inside the steering panel and the list
+inside its column; below 1000 px the columns stack and nothing is sticky. Colours are
+chosen for WCAG AA contrast on Gradio's light and dark themes (the browser tests run
+axe-core on the page).
 """
 
 from __future__ import annotations
@@ -75,11 +76,21 @@ CSS = f"""
 #history {{ max-height: 130px !important; overflow-y: auto !important; }}
 
 /* ------------------------------------------------ workbench: see while you steer */
+/* Gradio clips its container with overflow: hidden, which makes it a scroll box and
+   stops position: sticky; clip cuts the same overflow without being one */
+.gradio-container {{ overflow: clip !important; }}
+#steer [data-testid="status-tracker"] {{ display: none !important; }}  /* see prototypes_panel */
 @media (min-width: 1000px) {{
   #workbench {{ align-items: flex-start; }}
   #charts-col, #list-col {{ position: sticky; top: 0; align-self: flex-start; }}
   #list-col {{
     flex-wrap: nowrap; max-height: 100vh; overflow-y: auto; overscroll-behavior: contain;
+  }}
+  /* the tags scroll inside the panel: the row stays about one screen tall, so the sticky
+     charts and list are never pushed off screen by the end of a long tab */
+  .steer .tag-rows {{
+    max-height: calc(100vh - 330px); min-height: 220px; overflow-y: auto;
+    overscroll-behavior: contain; padding-right: 4px;
   }}
 }}
 #workbench, #workbench > div {{ min-width: 0; }}

@@ -18,7 +18,9 @@ sends one edit at a time: an edit made while one is in flight waits for its answ
 (the latest per slider wins), so no edit is lost and the answers arrive in order.
 Arrow keys on a slider apply after a short pause (one edit per burst of key presses),
 a dragged slider on release, a typed number on Enter or on leaving the box. Ctrl+Z /
-Ctrl+Shift+Z (⌘ on a Mac) undo and redo outside text boxes.
+Ctrl+Shift+Z (⌘ on a Mac) undo and redo outside text boxes. Gradio's progress and error
+overlay is hidden on the panel (page.py): it is an output of the events that start a
+profile, and an error there (a bad upload) would leave the overlay over the sliders.
 """
 
 from __future__ import annotations

@@ -127,13 +127,3 @@ def slider_values(page: Page) -> dict[str, str]:
                .map((e) => [e.id, e.value]),
            ])"""
     )
-
-
-def wait_values_change(page: Page, old: dict[str, str]) -> dict[str, str]:
-    """Until the sliders show something other than `old`; returns what they show."""
-    page.wait_for_function(
-        """old => Array.from(document.querySelectorAll('#steer .share-box, #steer .cat-range'))
-                   .some((e) => old[e.id] !== e.value)""",
-        arg=old,
-    )
-    return slider_values(page)
