@@ -15,8 +15,8 @@ from apron_core.audio import write_audio
 from apron_core.bundle import load_bundle
 from apron_core.prototypes import load_prototypes
 from apron_core.sources.prepared import PreparedPaths, read_meta
-from apron_core.sources.synthetic_msd import _ids, _user_ids, tag_spellings
 from apron_core.tags import TAG_NAMES
+from benchmarks.synthetic_msd import _ids, _user_ids, tag_spellings
 from training import evaluate as evaluate_cli
 from training import prepare as prepare_only_cli
 from training import prepare_msd as prepare_cli
