@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 from apron_core.errors import ApronError
+from training.data_arg import add_data_argument, resolve_data_argument
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -27,7 +28,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         description=__doc__.split("\n")[0],
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    p.add_argument("--world", type=Path, default=Path("data/world"))
+    add_data_argument(p)
     p.add_argument("--bundle", type=Path, default=Path("assets/demo"), help="APRON bundle")
     p.add_argument("--runs", type=Path, default=Path("runs"), help="saved baselines + sweep")
     p.add_argument("--out", type=Path, default=Path("reports"))
@@ -46,7 +47,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="only re-evaluate the bundle and compare with its evaluation.json",
     )
     p.add_argument("--seed", type=int, default=0)
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    resolve_data_argument(p, args)
+    return args
 
 
 def _fmt(x: float | None, digits: int = 3) -> str:
@@ -221,12 +224,12 @@ def run(args: argparse.Namespace) -> int:
 
     from apron_core.baselines import TagFilter, load_baseline
     from apron_core.bundle import load_bundle
-    from apron_core.dataset import load_world_dataset
+    from apron_core.dataset import load_dataset
     from apron_core.evaluation import apron_candidate, baseline_candidate, evaluate_candidate
     from apron_core.training import resolve_device
 
     t0 = time.perf_counter()
-    ds = load_world_dataset(args.world)
+    ds = load_dataset(args.data)
     device = resolve_device("auto")
     bundle = load_bundle(args.bundle, device=device)
     kw = {"response_users": args.response_users, "seed": args.seed}
