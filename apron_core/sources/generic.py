@@ -6,7 +6,9 @@ it (``apron_core.sources.msd``, ``apron_core.world.build``)::
     source/
       source.json            format version, name, what wrote it, its drop report
       interactions.parquet   user_id, song_id, count (int >= 1, one row per pair)
-      songs.parquet          song_id, title, artist, year (nullable: unknown)
+      songs.parquet          song_id, title, artist, year (nullable: unknown), and optionally
+                             spec: a JSON object as text ("" = none), opaque here -- how to
+                             render the song, carried into the catalog for playback
       song_tags.parquet      song_id, tag (one of the 80 APRON tags), weight in (0, 1]
       audio/                 optional: <song_id>.<mp3|wav|flac|ogg|opus>, one file per song
       embeddings/            optional: ids.txt (one song id a line), features.npy (N, D raw
@@ -16,15 +18,13 @@ it (``apron_core.sources.msd``, ``apron_core.world.build``)::
                              (apron_core.embed_folder: embed.json + shards/)
       song_truth.parquet     optional: song_id, tag -- what each song really is (a simulated
                              world knows it); evaluation then also scores edits against it
-      song_specs.parquet     optional: song_id, spec (a JSON object as text, opaque here):
-                             how to render the song, carried into the catalog for playback
       clip_embeddings/       optional: raw features of one excerpt per song (the embeddings
                              layout) and excerpts.parquet (song_id, start_s, duration_s), so
                              prototypes are clips even when the source has no audio files
 
 A source has audio, embeddings, or both; ``python -m training.prepare`` turns it into
 the folder training reads. Ids are compared as strings. Interactions, tags, truth,
-specs, audio and embeddings may only name songs of ``songs.parquet``.
+audio and embeddings may only name songs of ``songs.parquet``.
 """
 
 from __future__ import annotations
@@ -52,7 +52,6 @@ AUDIO_SUFFIXES = EMBED_SUFFIXES  # what the audio layer decodes: wav, flac, ogg,
 SONG_COLUMNS = ("song_id", "title", "artist", "year")
 TAG_COLUMNS = ("song_id", "tag", "weight")
 TRUTH_COLUMNS = ("song_id", "tag")
-SPEC_COLUMNS = ("song_id", "spec")
 EXCERPT_COLUMNS = ("song_id", "start_s", "duration_s")
 INTERACTION_COLUMNS = ("user_id", "song_id", "count")
 
@@ -69,9 +68,7 @@ class SourcePaths:
         self.audio = self.root / "audio"
         self.embeddings = self.root / "embeddings"
         self.song_truth = self.root / "song_truth.parquet"
-        self.song_specs = self.root / "song_specs.parquet"
         self.clip_embeddings = self.root / "clip_embeddings"
-        self.excerpts = self.clip_embeddings / "excerpts.parquet"
 
 
 @dataclass
@@ -133,12 +130,11 @@ class Source:
     root: Path
     meta: dict
     interactions: pd.DataFrame  # user_id, song_id (categorical, sorted categories), count int32
-    songs: pd.DataFrame  # song_id, title, artist, year (Int32, <NA> unknown)
+    songs: pd.DataFrame  # song_id, title, artist, year (Int32, <NA> unknown)[, spec (JSON text)]
     song_tags: pd.DataFrame  # song_id, tag, weight
     audio: dict[str, Path]  # song_id -> file; empty when the source has no audio
     embeddings: Embeddings | None
     song_truth: pd.DataFrame | None = None  # song_id, tag; None: the source knows no truth
-    song_specs: pd.DataFrame | None = None  # song_id, spec (JSON text)
     clips: ClipEmbeddings | None = None
 
 
@@ -245,7 +241,8 @@ def check_interactions(df: pd.DataFrame, *, merge_duplicates: bool = False) -> p
 
 
 def check_songs(df: pd.DataFrame) -> pd.DataFrame:
-    """song_id unique and non-empty; title/artist strings ('' when unknown); year Int32."""
+    """song_id unique and non-empty; title/artist strings ('' when unknown); year Int32;
+    the optional spec a JSON object as text ('' when none)."""
     if "song_id" not in df.columns:
         raise DataError(f"songs table lacks column 'song_id'; got {list(df.columns)}")
     ids = df["song_id"]
@@ -264,7 +261,26 @@ def check_songs(df: pd.DataFrame) -> pd.DataFrame:
     year = pd.to_numeric(year, errors="coerce").reset_index(drop=True)
     year = year.where((year >= 1000) & (year <= 2100))  # 0 and junk: unknown
     out["year"] = year.round().astype("Int32")
+    if "spec" in df.columns:
+        out["spec"] = [_spec_text(s, i) for s, i in zip(df["spec"], out["song_id"], strict=True)]
     return out
+
+
+def _spec_text(spec, song_id: str) -> str:
+    """A render spec (dict or JSON text, None/'' for none) as JSON text."""
+    if spec is None or isinstance(spec, float) or (isinstance(spec, str) and not spec):
+        return ""
+    text = spec if isinstance(spec, str) else json.dumps(spec)
+    try:
+        ok = isinstance(json.loads(text), dict)
+    except json.JSONDecodeError:
+        ok = False
+    if not ok:
+        raise DataError(
+            f"songs table: the spec of {song_id[:80]!r} is not a JSON object "
+            f"({str(spec)[:80]!r}); give a dict or its JSON text"
+        )
+    return text
 
 
 def _song_tag_pairs(df: pd.DataFrame, what: str, columns: tuple[str, ...]) -> pd.DataFrame:
@@ -304,32 +320,6 @@ def check_song_truth(df: pd.DataFrame) -> pd.DataFrame:
     """Ground-truth tags: APRON tag names, one row per (song, tag)."""
     out = _song_tag_pairs(df, "song_truth", TRUTH_COLUMNS)
     return out.sort_values(["song_id", "tag"], kind="stable").reset_index(drop=True)
-
-
-def check_song_specs(df: pd.DataFrame) -> pd.DataFrame:
-    """One spec per song, each a JSON object (given as a dict or as JSON text)."""
-    missing = [c for c in SPEC_COLUMNS if c not in df.columns]
-    if missing:
-        raise DataError(f"song_specs lack column(s) {missing}; got {list(df.columns)}")
-    ids = df["song_id"].astype(str).reset_index(drop=True)
-    if ids.duplicated().any():
-        raise DataError(
-            f"song_specs repeat song_id {ids[ids.duplicated()].iloc[0][:80]!r}; one spec per song"
-        )
-    texts = []
-    for song_id, spec in zip(ids, df["spec"], strict=True):
-        text = spec if isinstance(spec, str) else json.dumps(spec)
-        try:
-            ok = isinstance(json.loads(text), dict)
-        except json.JSONDecodeError:
-            ok = False
-        if not ok:
-            raise DataError(
-                f"song_specs: the spec of {song_id[:80]!r} is not a JSON object "
-                f"({str(spec)[:80]!r}); give a dict or its JSON text"
-            )
-        texts.append(text)
-    return pd.DataFrame({"song_id": ids, "spec": texts})
 
 
 def audio_files(folder: str | os.PathLike) -> dict[str, Path]:
@@ -447,13 +437,17 @@ def read_clip_embeddings(folder: str | os.PathLike) -> ClipEmbeddings:
     return ClipEmbeddings(features, excerpts["start_s"], excerpts["duration_s"])
 
 
-def _same_encoder(a: Embeddings, b: Embeddings) -> bool:
-    return a.encoder == b.encoder and a.encoder_config == b.encoder_config
-
-
 def _check_clip_encoder(clips: ClipEmbeddings | None, emb: Embeddings | None) -> None:
     """Clips and songs must live in one feature space, or prototypes compare apples to pears."""
-    if clips is not None and emb is not None and not _same_encoder(clips.features, emb):
+    same = (
+        clips is None
+        or emb is None
+        or (
+            (clips.features.encoder, clips.features.encoder_config)
+            == (emb.encoder, emb.encoder_config)
+        )
+    )
+    if not same:
         raise DataError(
             f"clip embeddings come from encoder {clips.features.encoder!r} "
             f"{clips.features.encoder_config}, the song embeddings from {emb.encoder!r} "
@@ -470,7 +464,6 @@ def write_source(
     audio: Mapping[str, str | os.PathLike] | None = None,
     embeddings: Embeddings | None = None,
     song_truth: pd.DataFrame | None = None,
-    song_specs: pd.DataFrame | None = None,
     clips: ClipEmbeddings | None = None,
     name: str = "source",
     meta: dict | None = None,
@@ -481,7 +474,7 @@ def write_source(
 
     ``audio`` maps song ids to files, placed as ``audio/<song_id><suffix>`` (``link``:
     "symlink", falling back to a copy, or "copy"). ``song_truth`` (song_id, tag),
-    ``song_specs`` (song_id, spec) and ``clips`` are optional (see the module doc).
+    ``clips`` and a ``spec`` column of ``songs`` are optional (see the module doc).
     Raises DataError on anything a reader would refuse.
     """
     if link not in ("symlink", "copy"):
@@ -503,9 +496,6 @@ def write_source(
     truth = check_song_truth(song_truth) if song_truth is not None else None
     if truth is not None:
         _check_refs("song_truth", set(truth["song_id"]), known)
-    specs = check_song_specs(song_specs) if song_specs is not None else None
-    if specs is not None:
-        _check_refs("song_specs", set(specs["song_id"]), known)
     if clips is not None:
         _check_refs("clip embeddings", set(clips.features.ids), known)
     _check_clip_encoder(clips, embeddings)
@@ -535,11 +525,10 @@ def write_source(
         write_embeddings(paths.embeddings, embeddings)
     if clips is not None:
         write_clip_embeddings(paths.clip_embeddings, clips)
-    for table, path in ((truth, paths.song_truth), (specs, paths.song_specs)):
-        if table is not None:
-            table.to_parquet(path, index=False)
-        else:
-            path.unlink(missing_ok=True)
+    if truth is not None:
+        truth.to_parquet(paths.song_truth, index=False)
+    else:
+        paths.song_truth.unlink(missing_ok=True)
     info = {
         "format": "apron-source",
         "version": SOURCE_VERSION,
@@ -552,7 +541,6 @@ def write_source(
             "audio_files": len(audio or {}),
             "embeddings": len(embeddings.ids) if embeddings is not None else 0,
             "song_truth": len(truth) if truth is not None else 0,
-            "song_specs": len(specs) if specs is not None else 0,
             "clip_embeddings": len(clips.features.ids) if clips is not None else 0,
         },
         **(meta or {}),
@@ -590,9 +578,6 @@ def read_source(root: str | os.PathLike, *, check_refs: bool = True) -> Source:
     truth = (
         check_song_truth(pd.read_parquet(paths.song_truth)) if paths.song_truth.is_file() else None
     )
-    specs = (
-        check_song_specs(pd.read_parquet(paths.song_specs)) if paths.song_specs.is_file() else None
-    )
     clips = read_clip_embeddings(paths.clip_embeddings) if paths.clip_embeddings.is_dir() else None
     _check_clip_encoder(clips, emb)
     if check_refs:
@@ -603,8 +588,7 @@ def read_source(root: str | os.PathLike, *, check_refs: bool = True) -> Source:
         for what, ids in (
             ("embeddings", emb.ids if emb is not None else ()),
             ("song_truth", truth["song_id"] if truth is not None else ()),
-            ("song_specs", specs["song_id"] if specs is not None else ()),
             ("clip embeddings", clips.features.ids if clips is not None else ()),
         ):
             _check_refs(what, set(ids), known)
-    return Source(paths.root, meta, inter, songs, tags, audio, emb, truth, specs, clips)
+    return Source(paths.root, meta, inter, songs, tags, audio, emb, truth, clips)

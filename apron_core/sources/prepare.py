@@ -229,9 +229,8 @@ def prepare(
         )
         if src.song_truth is not None:
             catalog["true_tags"] = _tag_lists(src.song_truth, unique_sid)
-        if src.song_specs is not None:
-            spec = src.song_specs.set_index("song_id")["spec"]
-            catalog["spec"] = spec.reindex(unique_sid).fillna("").to_numpy()
+        if "spec" in songs:
+            catalog["spec"] = songs["spec"].to_numpy()
         catalog.to_parquet(paths.catalog, index=False)
         np.save(paths.raw_embeddings, raw)
         encoder.fit_normalization(raw)
@@ -302,7 +301,7 @@ def _prototype_features(
         return (*_audio_clips(chosen, src, encoder, paths, cfg), True)
     if src.clips is not None and needed <= set(src.clips.row_of):
         log.note("prototype clips: the source's clip embeddings (no audio, so none exported)")
-        return _embedded_clips(chosen, src.clips)
+        return (*_embedded_clips(chosen, src.clips), False)
     log.note("prototype clips: whole-song features (the source has no audio or clip embeddings)")
     row = {s: i for i, s in enumerate(catalog["song_id"])}
     tables = {r: [replace(p, duration_s=0.0) for p in ps] for r, ps in chosen.items()}
@@ -312,7 +311,7 @@ def _prototype_features(
 
 def _embedded_clips(
     chosen: dict[str, list[prototypes.Prototype]], clips: ClipEmbeddings
-) -> tuple[dict[str, np.ndarray], dict[str, list[prototypes.Prototype]], bool]:
+) -> tuple[dict[str, np.ndarray], dict[str, list[prototypes.Prototype]]]:
     feats, tables = {}, {}
     for rule, ps in chosen.items():
         rows = [clips.row_of[p.song_id] for p in ps]
@@ -321,7 +320,7 @@ def _embedded_clips(
             replace(p, start_s=float(clips.start_s[i]), duration_s=float(clips.duration_s[i]))
             for p, i in zip(ps, rows, strict=True)
         ]
-    return feats, tables, False
+    return feats, tables
 
 
 def _audio_clips(

@@ -304,10 +304,11 @@ def write_world_source(
     return write_source(
         folder,
         interactions=interactions,
-        songs=songs[["song_id", "title", "artist", "year"]],
+        songs=songs[["song_id", "title", "artist", "year"]].assign(
+            spec=[s.to_dict() for s in catalog.specs]
+        ),
         song_tags=pairs("tags").assign(weight=1.0),
         song_truth=pairs("true_tags"),
-        song_specs=pd.DataFrame({"song_id": ids, "spec": [s.to_dict() for s in catalog.specs]}),
         embeddings=Embeddings(ids, song_raw, encoder.name, config),
         clips=ClipEmbeddings(
             Embeddings(ids, clip_raw, encoder.name, config),
@@ -332,7 +333,7 @@ def export_clips(
             f"prototypes {off[:3]} of {paths.prepared.prototype_choices} are not the world's "
             f"excerpt {excerpt}: rebuild the world"
         )
-    specs = pd.read_parquet(paths.source.song_specs).set_index("song_id")["spec"]
+    specs = pd.read_parquet(paths.source.songs).set_index("song_id")["spec"]
     song_ids = sorted({p.song_id for p in table})
     jobs = [json.loads(specs[s]) for s in song_ids]
     clip_of = dict(zip(song_ids, pool.map(_render_clip, jobs, "clips", progress), strict=True))

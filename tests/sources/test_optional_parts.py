@@ -21,23 +21,21 @@ CLIP_OFFSET = 1000.0  # clip features = song features + this: tells clip rows fr
 
 
 def optional_parts(parts: dict, *, clip_songs: int = N_SONGS - 5) -> dict:
-    """Truth for even songs (their first two tags), a spec per song, clips of the first
-    ``clip_songs`` songs starting at 0.25 s and lasting 1.5 s."""
+    """Truth for even songs (two tags each), a spec for every song but S001, clips of the
+    first ``clip_songs`` songs starting at 0.25 s and lasting 1.5 s."""
     ids = parts["songs"]["song_id"].tolist()
     truth = pd.DataFrame(
         [(s, TAG_NAMES[(3 * i + k) % 80]) for i, s in enumerate(ids[::2]) for k in (0, 1)],
         columns=["song_id", "tag"],
     )
-    specs = pd.DataFrame(
-        {"song_id": ids, "spec": [{"seed": i, "song": s} for i, s in enumerate(ids)]}
-    )
+    specs = [{"seed": i, "song": s} if s != "S001" else None for i, s in enumerate(ids)]
     emb = parts["embeddings"]
     clips = ClipEmbeddings(
         Embeddings(emb.ids[:clip_songs], emb.raw[:clip_songs] + CLIP_OFFSET, "librosa", {}),
         np.full(clip_songs, 0.25),
         np.full(clip_songs, 1.5),
     )
-    return {"song_truth": truth, "song_specs": specs, "clips": clips}
+    return {"songs": parts["songs"].assign(spec=specs), "song_truth": truth, "clips": clips}
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +44,7 @@ def rich(tmp_path_factory):
     root = tmp_path_factory.mktemp("rich")
     parts = make_source_parts()
     extra = optional_parts(parts)
-    write_source(root / "source", **parts, **extra)
+    write_source(root / "source", **{**parts, **extra})
     prepare(root / "source", root / "prepared", SMALL, progress=False)
     return root, parts, extra
 
@@ -57,16 +55,14 @@ def test_optional_parts_round_trip(rich):
     pd.testing.assert_frame_equal(
         src.song_truth, extra["song_truth"].sort_values(["song_id", "tag"], ignore_index=True)
     )
-    assert json.loads(src.song_specs.set_index("song_id")["spec"]["S007"]) == {
-        "seed": 7,
-        "song": "S007",
-    }
+    spec = src.songs.set_index("song_id")["spec"]
+    assert json.loads(spec["S007"]) == {"seed": 7, "song": "S007"} and spec["S001"] == ""
     assert src.clips.features.ids == extra["clips"].features.ids
     np.testing.assert_array_equal(src.clips.features.raw, extra["clips"].features.raw)
     assert src.clips.start_s.tolist() == [0.25] * (N_SONGS - 5)
     assert src.meta["counts"]["clip_embeddings"] == N_SONGS - 5
     plain = read_source(write_source(root / "plain", **make_source_parts()))
-    assert plain.song_truth is None and plain.song_specs is None and plain.clips is None
+    assert plain.song_truth is None and plain.clips is None and "spec" not in plain.songs
 
 
 def test_prepare_carries_truth_specs_and_embedded_clips(rich):
@@ -77,7 +73,10 @@ def test_prepare_carries_truth_specs_and_embedded_clips(rich):
         expected = truth.get(song, set())
         assert {TAG_NAMES[k] for k in np.flatnonzero(ds.true_tags[row])} == expected, song
     assert ds.true_tags.shape == (ds.n_songs, 80) and ds.true_tags.sum() > 0
-    assert ds.catalog["spec"].map(lambda s: s["song"]).tolist() == ds.split.unique_sid
+    specs = ds.catalog.set_index("song_id")["spec"]
+    assert all(
+        specs[s] == (None if s == "S001" else {"seed": int(s[1:]), "song": s}) for s in specs.index
+    )
     row_of = {s: i for i, s in enumerate(parts["embeddings"].ids)}
     table = ds.prototype_table
     assert all((p.start_s, p.duration_s) == (0.25, 1.5) for p in table)
@@ -112,9 +111,7 @@ def _broken(what: str) -> dict:
     elif what == "truth repeat":
         extra["song_truth"] = pd.DataFrame({"song_id": ["S000", "S000"], "tag": ["rock", "rock"]})
     elif what == "spec":
-        extra["song_specs"] = pd.DataFrame({"song_id": ["S000"], "spec": ["[1, 2]"]})
-    elif what == "spec repeat":
-        extra["song_specs"] = pd.DataFrame({"song_id": ["S000", "S000"], "spec": ["{}", "{}"]})
+        extra["songs"] = parts["songs"].assign(spec=["[1, 2]"] + [None] * (N_SONGS - 1))
     elif what == "clip encoder":
         clips = extra["clips"]
         extra["clips"] = ClipEmbeddings(
@@ -131,8 +128,7 @@ def _broken(what: str) -> dict:
         ("truth tag", r"song_truth name tag\(s\) \['vaporwave'\]"),
         ("truth song", r"song_truth name 1 song\(s\) missing from songs.parquet"),
         ("truth repeat", r"song_truth repeat a \(song_id, tag\) pair"),
-        ("spec", r"the spec of 'S000' is not a JSON object \('\[1, 2\]'\)"),
-        ("spec repeat", "song_specs repeat song_id 'S000'"),
+        ("spec", r"songs table: the spec of 'S000' is not a JSON object \('\[1, 2\]'\)"),
         ("clip encoder", "clip embeddings come from encoder 'mert'"),
     ],
 )

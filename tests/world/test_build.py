@@ -50,7 +50,7 @@ def test_build_writes_a_prepared_folder_and_the_world_files(world):
     assert src.embeddings.raw.shape == src.clips.features.raw.shape == (400, 261)
     assert np.isfinite(src.clips.features.raw).all()
     assert not np.allclose(src.clips.features.raw, src.embeddings.raw)  # an excerpt, not the song
-    assert len(src.song_specs) == 400 and src.song_truth["song_id"].nunique() == 400
+    assert (src.songs["spec"] != "").all() and src.song_truth["song_id"].nunique() == 400
     assert paths.read_config() == TINY
     assert len(pd.read_parquet(paths.audio_stats)) == 400
 
