@@ -26,7 +26,9 @@ import json
 import multiprocessing
 import os
 import time
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -163,47 +165,38 @@ def _render_clip(spec_dict: dict) -> np.ndarray:
     return _render(spec_dict)[1]
 
 
-class RenderPool:
-    """Worker processes that render and embed songs; one pool serves every stage of a build
-    (starting one costs seconds: imports, the encoder, numba kernels)."""
+@contextmanager
+def render_pool(cfg: WorldConfig) -> Iterator[Callable[[Callable, list], Iterable]]:
+    """``map(fn, jobs)`` over worker processes that render and embed; one pool serves every
+    stage of a build (starting one costs seconds: imports, the encoder, numba kernels)."""
+    init = (cfg.encoder, cfg.sr, cfg.soundfont, cfg.excerpt())
+    if cfg.workers == 1:
+        _worker_init(*init)
+        yield map
+        return
+    from apron_core.encoders import warm_up
 
-    def __init__(self, cfg: WorldConfig) -> None:
-        self.cfg = cfg
-        self._pool: ProcessPoolExecutor | None = None
-        self._saved_omp: str | None = None
-
-    def __enter__(self) -> RenderPool:
-        init = (self.cfg.encoder, self.cfg.sr, self.cfg.soundfont, self.cfg.excerpt())
-        if self.cfg.workers == 1:
-            _worker_init(*init)
-            return self
-        from apron_core.encoders import warm_up
-
-        warm_up(self.cfg.encoder)  # compile + cache numba kernels once, before workers race
-        # spawn, not fork: forking a process whose BLAS/OpenMP threads hold locks (torch,
-        # numba were imported) deadlocks the children.
-        self._saved_omp = os.environ.get("OMP_NUM_THREADS")
-        os.environ["OMP_NUM_THREADS"] = "1"  # read by the children as they start: one thread
-        self._pool = ProcessPoolExecutor(
-            self.cfg.workers,
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=_worker_init,
-            initargs=init,
-        )
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self._pool is None:
-            return
-        self._pool.shutdown(cancel_futures=True)
-        if self._saved_omp is None:
+    warm_up(cfg.encoder)  # compile + cache numba kernels once, before workers race on them
+    # spawn, not fork: forking a process whose BLAS/OpenMP threads hold locks (torch,
+    # numba were imported) deadlocks the children.
+    saved = os.environ.get("OMP_NUM_THREADS")
+    os.environ["OMP_NUM_THREADS"] = "1"  # read by the children as they start: one thread
+    try:
+        ctx = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(
+            cfg.workers, mp_context=ctx, initializer=_worker_init, initargs=init
+        ) as pool:
+            yield lambda fn, jobs: pool.map(fn, jobs, chunksize=16)
+    finally:
+        if saved is None:
             os.environ.pop("OMP_NUM_THREADS", None)
         else:
-            os.environ["OMP_NUM_THREADS"] = self._saved_omp
+            os.environ["OMP_NUM_THREADS"] = saved
 
-    def map(self, fn, jobs: list, desc: str, progress: bool) -> list:
-        it = map(fn, jobs) if self._pool is None else self._pool.map(fn, jobs, chunksize=16)
-        return list(tqdm(it, total=len(jobs), desc=desc, unit="song", disable=not progress))
+
+def _run(pool_map, fn: Callable, jobs: list, desc: str, progress: bool) -> list:
+    it = pool_map(fn, jobs)
+    return list(tqdm(it, total=len(jobs), desc=desc, unit="song", disable=not progress))
 
 
 # ---- the stages ----------------------------------------------------------------------
@@ -239,9 +232,9 @@ def build_world(
     np.save(paths.tastes, listeners.tastes)
     lap("listeners")
 
-    with RenderPool(cfg) as pool:
+    with render_pool(cfg) as pool_map:
         jobs = [s.to_dict() for s in catalog.specs]
-        results = pool.map(_render_features, jobs, "render+embed", progress)
+        results = _run(pool_map, _render_features, jobs, "render+embed", progress)
         stats = pd.DataFrame([r[2] for r in results])
         stats.insert(0, "song_id", catalog.songs["song_id"])
         stats.to_parquet(paths.audio_stats)
@@ -258,7 +251,7 @@ def build_world(
         lap("prepare")
 
         if prototypes_dir is not None:
-            export_clips(paths, cfg, prototypes_dir, pool, progress=progress)
+            export_clips(paths, cfg, prototypes_dir, pool_map, progress=progress)
         lap("export_clips")
 
     report = {
@@ -321,7 +314,7 @@ def write_world_source(
 
 
 def export_clips(
-    paths: WorldPaths, cfg: WorldConfig, out_dir: Path, pool: RenderPool, *, progress: bool = True
+    paths: WorldPaths, cfg: WorldConfig, out_dir: Path, pool_map, *, progress: bool = True
 ) -> list[prototypes.Prototype]:
     """Render the clips of the world's prototype rule again and write them to ``out_dir``."""
     choices = json.loads(paths.prepared.prototype_choices.read_text())
@@ -336,7 +329,8 @@ def export_clips(
     specs = pd.read_parquet(paths.source.songs).set_index("song_id")["spec"]
     song_ids = sorted({p.song_id for p in table})
     jobs = [json.loads(specs[s]) for s in song_ids]
-    clip_of = dict(zip(song_ids, pool.map(_render_clip, jobs, "clips", progress), strict=True))
+    clips = _run(pool_map, _render_clip, jobs, "clips", progress)
+    clip_of = dict(zip(song_ids, clips, strict=True))
     prototypes.export_prototypes(
         table,
         out_dir,
@@ -357,6 +351,6 @@ def rechoose_prototypes(
     paths.write_config(cfg)
     prepare(paths.source.root, paths.root, cfg.prepare_config(), progress=progress)
     if out_dir is not None:
-        with RenderPool(cfg) as pool:
-            export_clips(paths, cfg, out_dir, pool, progress=progress)
+        with render_pool(cfg) as pool_map:
+            export_clips(paths, cfg, out_dir, pool_map, progress=progress)
     return cfg
