@@ -90,7 +90,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("--source", type=Path, required=True, help="generic source folder")
-    p.add_argument("--output", type=Path, required=True, help="prepared folder to write")
+    p.add_argument("--output", type=Path, default=None, help="prepared folder to write (needed)")
     p.add_argument(
         "--min-tag-weight",
         type=float,
@@ -106,6 +106,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         from apron_core.sources.prepare import prepare
 
+        if args.output is None:
+            raise ConfigError("--output is required (the prepared folder to write)")
         cfg = config_from_args(args, min_tag_weight=args.min_tag_weight)
         prepare(args.source, args.output, cfg, progress=not args.quiet)
     except ApronError as e:

@@ -384,6 +384,8 @@ def test_prepare_cli(capsys, source, tmp_path):
         prepare_cli.main(["--source", str(tmp_path / "none"), "--output", str(tmp_path / "o")]) == 2
     )
     assert "not a source folder" in capsys.readouterr().err
+    assert prepare_cli.main(["--source", str(source)]) == 2
+    assert "--output is required" in capsys.readouterr().err
     args = ["--source", str(source), "--output", str(tmp_path / "o"), "--quiet"]
     args += ["--min-song-listeners", "10", "--min-user-songs", "10", "--heldout-users", "40"]
     assert prepare_cli.main([*args, "--fallback", "2020s=vinyl"]) == 2
