@@ -1,4 +1,4 @@
-"""Build the default demo world (catalog, listeners, split, audio features, prototypes).
+"""Build the default demo world (catalog, listeners, audio features, prepared data, clips).
 
 python -m training.build_world                      # the shipped default world
 python -m training.build_world --songs 300 --artists 40 --users 1500 --output /tmp/tiny
@@ -12,8 +12,8 @@ import json
 import sys
 from pathlib import Path
 
-from apron_core.errors import ApronError, ConfigError
-from apron_core.world.build import WorldConfig, WorldPaths, build_prototypes, build_world
+from apron_core.errors import ApronError
+from apron_core.world.build import WorldConfig, build_world, rechoose_prototypes
 from apron_core.world.catalog import CatalogConfig
 from apron_core.world.listeners import ListenerConfig
 
@@ -25,7 +25,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         description=__doc__.split("\n")[0],
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    p.add_argument("--output", type=Path, default=Path("data/world"), help="world folder")
+    p.add_argument(
+        "--output", type=Path, default=Path("data/world"), help="world folder (a prepared folder)"
+    )
     p.add_argument("--songs", type=int, default=c.n_songs)
     p.add_argument("--artists", type=int, default=c.n_artists)
     p.add_argument("--users", type=int, default=u.n_users)
@@ -80,29 +82,15 @@ def config_from_args(a: argparse.Namespace) -> WorldConfig:
     )
 
 
-def rebuild_prototypes(world: Path, rule: str, export_dir: Path | None) -> int:
-    paths = WorldPaths(world)
-    if not paths.build_report.is_file():
-        raise ConfigError(
-            f"{world} is not a built world: build it first (without --only-prototypes)"
-        )
-    saved = json.loads(paths.config.read_text())
-    cfg = dataclasses.replace(WorldConfig.from_dict(saved), prototype_rule=rule)
-    paths.config.write_text(
-        json.dumps({"version": saved.get("version"), **dataclasses.asdict(cfg)}, indent=1)
-    )
-    chosen = build_prototypes(paths, cfg, prototypes_dir=export_dir)
-    print(f"prototypes re-chosen ({', '.join(chosen)}); exported rule: {rule} → {export_dir}")
-    return 0
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         cfg = config_from_args(args)
         export_dir = None if args.no_export else args.prototypes_dir
         if args.only_prototypes:
-            return rebuild_prototypes(args.output, cfg.prototype_rule, export_dir)
+            rechoose_prototypes(args.output, args.rule, export_dir)
+            print(f"prototypes re-chosen; exported rule: {args.rule} → {export_dir}")
+            return 0
         report = build_world(cfg, args.output, prototypes_dir=export_dir)
     except ApronError as e:
         print(f"error: {e}", file=sys.stderr)
@@ -110,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     print(json.dumps(report["timings_s"], indent=1))
     print(
         f"world written to {args.output}; check it with: python -m training.world_report "
-        f"--world {args.output}"
+        f"--data {args.output}"
     )
     return 0
 

@@ -1,11 +1,11 @@
 """Prepare a generic source folder for training: features, filter, split, prototypes.
 
 python -m training.prepare --source data/msd/source --output data/msd/prepared
-python -m training.prepare --from-world data/world --source data/world_source \\
-    --output data/world_prepared --min-song-listeners 20 --heldout-users 2500 --iterate
+python -m training.prepare --source data/world/source --output /tmp/world_again \\
+    --min-song-listeners 20 --heldout-users 2500 --iterate    # the demo world's settings
 
-The output folder is what `python -m training.train --world DIR` and
-`python -m training.evaluate --world DIR` read. Defaults are Liang et al.'s MSD settings.
+The output folder is what `python -m training.train --data DIR` and
+`python -m training.evaluate --data DIR` read. Defaults are Liang et al.'s MSD settings.
 """
 
 from __future__ import annotations
@@ -92,14 +92,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("--source", type=Path, required=True, help="generic source folder")
-    p.add_argument("--output", type=Path, default=None, help="prepared folder to write")
-    p.add_argument(
-        "--from-world",
-        type=Path,
-        default=None,
-        metavar="WORLD",
-        help="first write this built demo world as the --source folder",
-    )
+    p.add_argument("--output", type=Path, default=None, help="prepared folder to write (needed)")
     p.add_argument(
         "--min-tag-weight",
         type=float,
@@ -115,15 +108,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         from apron_core.sources.prepare import prepare
 
-        if args.from_world is not None:
-            from apron_core.sources.world import world_to_source
-
-            world_to_source(args.from_world, args.source)
-            print(f"world {args.from_world} written as a source to {args.source}")
         if args.output is None:
-            if args.from_world is None:
-                raise ConfigError("--output is required (the prepared folder to write)")
-            return 0
+            raise ConfigError("--output is required (the prepared folder to write)")
         cfg = config_from_args(args, min_tag_weight=args.min_tag_weight)
         prepare(args.source, args.output, cfg, progress=not args.quiet)
     except ApronError as e:
@@ -136,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
 def print_next_step(prepared: Path) -> None:
     """What to run on a prepared folder (both prepare commands end with it)."""
     print(f"prepared folder written to {prepared}; train on it with: "
-          f"python -m training.train --world {prepared} --output BUNDLE_DIR")  # fmt: skip
+          f"python -m training.train --data {prepared} --output BUNDLE_DIR")  # fmt: skip
 
 
 if __name__ == "__main__":

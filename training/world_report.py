@@ -1,6 +1,6 @@
 """Print the demo world's checks (DESIGN.md §5) as a table; save JSON, Markdown and a PNG.
 
-python -m training.world_report --world data/world
+python -m training.world_report --data data/world
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from apron_core.errors import ApronError
+from training.data_arg import add_data_argument, resolve_data_argument
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -19,11 +20,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         description=__doc__.split("\n")[0],
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    p.add_argument("--world", type=Path, default=Path("data/world"), help="built world folder")
+    add_data_argument(p, "built demo world")
     p.add_argument("--prototypes-dir", type=Path, default=Path("assets/prototypes"))
     p.add_argument("--out", type=Path, default=Path("reports/world"), help="report folder")
     p.add_argument("--seed", type=int, default=0, help="seeds the probe's song split")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    resolve_data_argument(p, args)
+    return args
 
 
 def render_table(checks: list[dict]) -> str:
@@ -40,15 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     from apron_core.world.checks import spectrogram_grid, world_checks
 
-    if not (args.world / "build_report.json").is_file():
-        print(
-            f"error: {args.world} is not a built world (no build_report.json): run "
-            f"`python -m training.build_world --output {args.world}` first",
-            file=sys.stderr,
-        )
-        return 2
     try:
-        result = world_checks(args.world, args.prototypes_dir, seed=args.seed)
+        result = world_checks(args.data, args.prototypes_dir, seed=args.seed)
         args.out.mkdir(parents=True, exist_ok=True)
         png = spectrogram_grid(args.prototypes_dir, args.out / "genre_spectrograms.png")
     except ApronError as e:
@@ -61,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     md = [
         "# Demo world report",
         "",
-        f"World: `{args.world}`",
+        f"World: `{args.data}`",
         "",
         table,
         "",
