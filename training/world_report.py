@@ -1,4 +1,4 @@
-"""Print the demo world's checks (DESIGN.md §5) as a table; save JSON, Markdown and a PNG.
+"""Print the demo world's checks (docs/design.md §2) as a table; save JSON, Markdown and a PNG.
 
 python -m training.world_report --data data/world
 """

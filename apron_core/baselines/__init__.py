@@ -1,4 +1,4 @@
-"""Strong-generalization recommender baselines with one interface (DESIGN.md §3).
+"""Strong-generalization recommender baselines with one interface (docs/design.md §4).
 
 ::
 

@@ -1,4 +1,4 @@
-"""TagFilter: "EASE + tag filter", the obvious non-neural control (DESIGN.md §3).
+"""TagFilter: "EASE + tag filter", the obvious non-neural control (docs/design.md §4).
 
 Wraps a fitted baseline and re-ranks its scores by the songs' *observed* tags.
 Rule, for user u with unedited profile ``p0`` and edited profile ``p`` (both K

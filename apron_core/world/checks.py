@@ -1,4 +1,4 @@
-"""The checks a demo world must pass (DESIGN.md §5), computed from a built world folder."""
+"""The checks a demo world must pass (docs/design.md §2), computed from a built world folder."""
 
 from __future__ import annotations
 
