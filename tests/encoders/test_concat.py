@@ -75,3 +75,30 @@ def test_block_weights():
 def test_bad_config_names_the_value(field, value, message):
     with pytest.raises(ConfigError, match=message):
         get_encoder("musicnn+librosa", **{field: value})
+
+
+def test_embed_audio_and_prepare_accept_musicnn_librosa(tmp_path, rng, capsys):
+    from types import SimpleNamespace
+
+    from apron_core.audio import write_audio
+    from apron_core.sources.features import source_encoder
+    from training import embed_audio, prepare, prepare_msd
+
+    audio = tmp_path / "audio"
+    audio.mkdir()
+    for i in range(2):
+        write_audio(audio / f"song{i}.wav", song(rng, 3.5), sr=SR)
+    out = tmp_path / "emb"
+    args = ["--encoder", "musicnn+librosa", "--weights", "mtt", "--layer", "taggram"]
+    args += ["--audio", str(audio), "--output", str(out), "--no-progress"]
+    assert embed_audio.main(args) == 0
+    assert "2 embedded now" in capsys.readouterr().out
+    enc = load_encoder(out)
+    assert (enc.name, enc.dim) == ("musicnn+librosa", 311)
+    assert (enc.config.musicnn_weights, enc.config.musicnn_layer) == ("mtt", "taggram")
+    assert embed_audio.main(args) == 0  # resumed: nothing left to do
+    assert "0 embedded now, 2 already done" in capsys.readouterr().out
+    a = prepare_msd.parse_args(["--msd-dir", "x", "--encoder", "musicnn+librosa"])
+    assert prepare.config_from_args(a).encoder == "musicnn+librosa"
+    enc = source_encoder(SimpleNamespace(embeddings=None), "musicnn+librosa")
+    assert isinstance(enc, ConcatEncoder)
