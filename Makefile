@@ -38,34 +38,34 @@ world: venv  ## build the default demo world into $(WORLD) and export prototype 
 	$(PY) -m training.build_world --output $(WORLD)
 
 report: venv  ## print and save the world's checks
-	$(PY) -m training.world_report --world $(WORLD)
+	$(PY) -m training.world_report --data $(WORLD)
 
 bundle: venv  ## train the shipped APRON bundle into assets/demo
-	$(PY) -m training.train --world $(WORLD) --output assets/demo
+	$(PY) -m training.train --data $(WORLD) --output assets/demo
 
 # Epoch caps (early stopping on validation NDCG@100 inside them) that fit a 2-core machine.
 baselines: venv  ## train every baseline into runs/ (~1 h on 2 cores)
-	$(PY) -m training.train --world $(WORLD) --model popularity --output runs/popularity
-	$(PY) -m training.train --world $(WORLD) --model ease --output runs/ease
-	$(PY) -m training.train --world $(WORLD) --model mult-vae --output runs/mult-vae --set epochs=60
-	$(PY) -m training.train --world $(WORLD) --model mult-dae --output runs/mult-dae \
+	$(PY) -m training.train --data $(WORLD) --model popularity --output runs/popularity
+	$(PY) -m training.train --data $(WORLD) --model ease --output runs/ease
+	$(PY) -m training.train --data $(WORLD) --model mult-vae --output runs/mult-vae --set epochs=60
+	$(PY) -m training.train --data $(WORLD) --model mult-dae --output runs/mult-dae \
 	  --set epochs=30 --set patience=8
-	$(PY) -m training.train --world $(WORLD) --model recvae --output runs/recvae \
+	$(PY) -m training.train --data $(WORLD) --model recvae --output runs/recvae \
 	  --set epochs=25 --set patience=5
-	$(PY) -m training.train --world $(WORLD) --model macridvae --output runs/macridvae \
+	$(PY) -m training.train --data $(WORLD) --model macridvae --output runs/macridvae \
 	  --set epochs=30 --set patience=5
-	$(PY) -m training.train --world $(WORLD) --model sem-macridvae --output runs/sem-macridvae \
+	$(PY) -m training.train --data $(WORLD) --model sem-macridvae --output runs/sem-macridvae \
 	  --set epochs=30 --set patience=5
 
 LAMBDAS ?= 0 10 30 100
 SWEEP_EPOCHS ?= 30
 sweep: venv  ## APRON λ_control sweep into runs/sweep (for the Pareto plot)
 	for l in $(LAMBDAS); do \
-	  $(PY) -m training.train --world $(WORLD) --set lambda_control=$$l \
+	  $(PY) -m training.train --data $(WORLD) --set lambda_control=$$l \
 	    --set epochs=$(SWEEP_EPOCHS) --no-eval --output runs/sweep/lambda_$$l || exit 1; done
 
 benchmark: venv  ## evaluate the bundle, baselines and sweep → reports/benchmark.md
-	$(PY) -m training.evaluate --world $(WORLD) --bundle assets/demo --runs runs
+	$(PY) -m training.evaluate --data $(WORLD) --bundle assets/demo --runs runs
 
 msd: venv  ## Million Song Dataset files in data/msd/raw → data/msd/prepared (docs/msd.md)
 	$(PY) -m training.prepare_msd --msd-dir data/msd/raw

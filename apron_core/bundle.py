@@ -1,4 +1,4 @@
-"""The bundle: everything the app loads, in one folder (DESIGN.md §7).
+"""The bundle: everything the app loads, in one folder (docs/design.md §6).
 
 bundle.json               format version, model + training config, encoder, sources, files
 model.safetensors         learned weights (never pickle)
@@ -25,8 +25,7 @@ from apron_core.encoders import Encoder, load_encoder
 from apron_core.errors import DataError
 from apron_core.model import Apron, ApronConfig
 from apron_core.prototypes import Prototype
-from apron_core.tags import K
-from apron_core.world.catalog import tag_matrix
+from apron_core.tags import K, tag_matrix
 
 FORMAT_VERSION = 1
 FILES = (

@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 from apron_core.errors import ApronError
+from training.data_arg import add_data_argument, resolve_data_argument
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -27,7 +28,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         description=__doc__.split("\n")[0],
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    p.add_argument("--world", type=Path, default=Path("data/world"))
+    add_data_argument(p)
     p.add_argument("--bundle", type=Path, default=Path("assets/demo"), help="APRON bundle")
     p.add_argument("--runs", type=Path, default=Path("runs"), help="saved baselines + sweep")
     p.add_argument("--out", type=Path, default=Path("reports"))
@@ -49,7 +50,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--device", default="auto", help="auto (CUDA when torch sees it, else cpu), cpu, cuda[:N]"
     )
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    resolve_data_argument(p, args)
+    return args
 
 
 def _fmt(x: float | None, digits: int = 3) -> str:
@@ -227,12 +230,12 @@ def run(args: argparse.Namespace) -> int:
     from apron_core.baselines import TagFilter, load_baseline
     from apron_core.bundle import load_bundle
     from apron_core.checks import resolve_device
-    from apron_core.dataset import load_world_dataset
+    from apron_core.dataset import load_dataset
     from apron_core.evaluation import apron_candidate, baseline_candidate, evaluate_candidate
 
     t0 = time.perf_counter()
     device = resolve_device(args.device)
-    ds = load_world_dataset(args.world)
+    ds = load_dataset(args.data)
     bundle = load_bundle(args.bundle, device=device)
     kw = {"response_users": args.response_users, "seed": args.seed}
     apron = _timed(evaluate_candidate, apron_candidate(bundle.model, device), ds, **kw)

@@ -1,4 +1,4 @@
-"""Train APRON (or a baseline) on a built world and save it.
+"""Train APRON (or a baseline) on a prepared folder (the demo world by default) and save it.
 
 python -m training.train                                  # the shipped demo bundle
 python -m training.train --set lambda_control=0 --output runs/apron-l0
@@ -19,6 +19,7 @@ import numpy as np
 from apron_core.errors import ApronError, ConfigError
 from apron_core.model import ApronConfig
 from apron_core.training import TrainConfig
+from training.data_arg import add_data_argument, resolve_data_argument
 
 MODELS = (
     "apron",
@@ -62,7 +63,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         description=__doc__.split("\n")[0],
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    p.add_argument("--world", type=Path, default=Path("data/world"), help="built world folder")
+    add_data_argument(p)
     p.add_argument("--model", choices=MODELS, default="apron")
     p.add_argument(
         "--output",
@@ -74,7 +75,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--device", default="auto", help="auto (CUDA when torch sees it, else cpu), cpu, cuda[:N]"
     )
-    p.add_argument("--rule", default=None, help="prototype rule (default: the world's)")
+    p.add_argument("--rule", default=None, help="prototype rule (default: the data's)")
     p.add_argument(
         "--set",
         dest="overrides",
@@ -84,20 +85,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="override a model/training setting (repeatable)",
     )
     p.add_argument("--no-eval", action="store_true", help="skip the test evaluation (apron)")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    resolve_data_argument(p, args)
+    return args
 
 
 def train_apron_bundle(args: argparse.Namespace) -> dict:
     from apron_core.bundle import save_bundle
     from apron_core.checks import resolve_device
-    from apron_core.dataset import load_world_dataset
+    from apron_core.dataset import load_dataset
     from apron_core.demo_listeners import pick_demo_listeners
     from apron_core.evaluation import apron_candidate, evaluate_candidate
     from apron_core.training import profiles_of, train_apron
 
     model_over, train_over = parse_overrides(args.overrides, ApronConfig, TrainConfig)
     device = resolve_device(args.device)  # before the slow loading: a bad --device fails fast
-    ds = load_world_dataset(args.world, rule=args.rule)
+    ds = load_dataset(args.data, rule=args.rule)
     model_cfg = ApronConfig(n_songs=ds.n_songs, emb_dim=ds.songs.shape[1], **model_over)
     cfg = TrainConfig(**{"seed": args.seed, **train_over})
     out = args.output or Path("assets/demo")
@@ -141,7 +144,7 @@ def train_apron_bundle(args: argparse.Namespace) -> dict:
         meta={"train": dataclasses.asdict(cfg), "source": ds.source, "seed": args.seed},
     )
     clips = ds.source.get("prototype_clips")
-    if clips:  # a prepared real-data folder: the app looks for clips in <bundle>/prototypes
+    if clips:  # clips cut from the data's audio: the app looks for them in <bundle>/prototypes
         import shutil
 
         shutil.copytree(clips, out / "prototypes", dirs_exist_ok=True)
@@ -151,11 +154,11 @@ def train_apron_bundle(args: argparse.Namespace) -> dict:
 def train_baseline(args: argparse.Namespace) -> dict:
     from apron_core.baselines import BASELINES, make_baseline
     from apron_core.checks import resolve_device
-    from apron_core.dataset import load_world_dataset
+    from apron_core.dataset import load_dataset
 
     (over,) = parse_overrides(args.overrides, BASELINES[args.model].config_cls)
     device = resolve_device(args.device)
-    ds = load_world_dataset(args.world, rule=args.rule)
+    ds = load_dataset(args.data, rule=args.rule)
     model = make_baseline(args.model, **over)
     if hasattr(model, "set_song_info"):  # MacridVAEs: concept → tag mapping, SEM's audio
         model.set_song_info(ds.song_tags, ds.songs)

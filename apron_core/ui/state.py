@@ -12,7 +12,7 @@ proportion to their weights). A tier that does not fit is scaled down to fit and
 later tier gets 0. Each time a kept tier has to be rescaled, the edit returns a note
 saying so. Locked tags are never rescaled: an edit that would have to (every unlocked
 weight at 0) is refused. The tag an edit names is exempt from its own lock. Zero and
-boost follow DESIGN.md §3's rule instead: scale ŵ_t (×0, ×2) and renormalize, locked
+boost follow docs/design.md §4's rule instead: scale ŵ_t (×0, ×2) and renormalize, locked
 tags kept.
 
 The sliders show shares within a category and each category's share (ui/scale.py);
@@ -415,7 +415,7 @@ def only_tags(profile: np.ndarray, tags: Collection[int], locked: Collection[int
 
 def scale_tag(profile: np.ndarray, tag: int, factor: float, locked: Collection[int] = ()) -> Edit:
     """ŵ_tag × factor (a boost lifts a zero weight to BOOST_FLOOR first), then renormalize
-    with the other locked tags kept (DESIGN.md §3's edit)."""
+    with the other locked tags kept (docs/design.md §4's edit)."""
     tag = _check_tag(tag)
     w = np.asarray(profile, dtype=np.float64).copy()
     w[tag] = 0.0 if factor == 0 else max(w[tag], BOOST_FLOOR) * factor
