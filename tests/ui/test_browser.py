@@ -93,8 +93,9 @@ def test_page_loads_without_console_errors(tab: Tab, app: AppProcess):
     assert page.locator("[id^=proto-play-]").count() == K
     assert page.locator("#steer .tag-row").count() == K
     assert "generated for this demo" in page.locator("#honest-note").inner_text()
-    # late errors (charts, sliders): until nothing is loading and the page has painted
-    page.wait_for_load_state("networkidle")
+    # late errors (charts, sliders): until the sliders show the profile and the page,
+    # charts drawn, has painted
+    page.wait_for_function("() => document.querySelector('#share-jazz').value !== ''")
     page.evaluate("() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))")
     assert tab.errors == []
 
