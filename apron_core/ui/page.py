@@ -236,10 +236,19 @@ CSS = f"""
 
 /* ------------------------------------------------ phones */
 @media (max-width: 640px) {{
+  /* the track gets a line of its own, the full width of the panel: a finger moving a
+     thumb along the 78 px left beside the name and number was 3 steps a pixel */
   .tag-row {{
-    grid-template-columns: 1.8rem minmax(4rem, 6rem) minmax(4rem, 1fr) 3.4rem 1.8rem;
-    gap: .25rem;
+    grid-template-columns: 1.8rem minmax(0, 1fr) 3.8rem 1.8rem;
+    grid-template-areas: "play name box lock" "track track track track";
+    gap: 0 .35rem; padding: 2px 0 4px 0;
+    border-bottom: 1px solid var(--border-color-primary);
   }}
+  .tag-row > .proto-play {{ grid-area: play; }}
+  .tag-row > .tag-name {{ grid-area: name; }}
+  .tag-row > .track {{ grid-area: track; }}
+  .tag-row > .share-box {{ grid-area: box; }}
+  .tag-row > .lock {{ grid-area: lock; }}
   #apron-intro h1 {{ font-size: 1.3rem; }}
 }}
 """
