@@ -3,8 +3,10 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 WORLD ?= data/world
+RUNS ?= runs
 
-.PHONY: help setup system venv test test-fast lint world report bundle baselines sweep benchmark msd clean
+.PHONY: help setup system venv test test-fast lint world report bundle baselines sweep ablations \
+	benchmark msd clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -44,25 +46,39 @@ bundle: venv  ## train the shipped APRON bundle into assets/demo
 	$(PY) -m training.train --data $(WORLD) --output assets/demo
 
 # Epoch caps (early stopping on validation NDCG@100 inside them) that fit a 2-core machine.
-baselines: venv  ## train every baseline into runs/ (~1 h on 2 cores)
-	$(PY) -m training.train --data $(WORLD) --model popularity --output runs/popularity
-	$(PY) -m training.train --data $(WORLD) --model ease --output runs/ease
-	$(PY) -m training.train --data $(WORLD) --model mult-vae --output runs/mult-vae --set epochs=60
-	$(PY) -m training.train --data $(WORLD) --model mult-dae --output runs/mult-dae \
+baselines: venv  ## train every baseline into $(RUNS)/ (~1 h on 2 cores)
+	$(PY) -m training.train --data $(WORLD) --model popularity --output $(RUNS)/popularity
+	$(PY) -m training.train --data $(WORLD) --model ease --output $(RUNS)/ease
+	$(PY) -m training.train --data $(WORLD) --model mult-vae --output $(RUNS)/mult-vae --set epochs=60
+	$(PY) -m training.train --data $(WORLD) --model mult-dae --output $(RUNS)/mult-dae \
 	  --set epochs=30 --set patience=8
-	$(PY) -m training.train --data $(WORLD) --model recvae --output runs/recvae \
+	$(PY) -m training.train --data $(WORLD) --model recvae --output $(RUNS)/recvae \
 	  --set epochs=25 --set patience=5
-	$(PY) -m training.train --data $(WORLD) --model macridvae --output runs/macridvae \
+	$(PY) -m training.train --data $(WORLD) --model macridvae --output $(RUNS)/macridvae \
 	  --set epochs=30 --set patience=5
-	$(PY) -m training.train --data $(WORLD) --model sem-macridvae --output runs/sem-macridvae \
+	$(PY) -m training.train --data $(WORLD) --model sem-macridvae --output $(RUNS)/sem-macridvae \
 	  --set epochs=30 --set patience=5
 
 LAMBDAS ?= 0 10 30 100
 SWEEP_EPOCHS ?= 30
-sweep: venv  ## APRON λ_control sweep into runs/sweep (for the Pareto plot)
+sweep: venv  ## APRON λ_control sweep into $(RUNS)/sweep (for the Pareto plot)
 	for l in $(LAMBDAS); do \
 	  $(PY) -m training.train --data $(WORLD) --set lambda_control=$$l \
-	    --set epochs=$(SWEEP_EPOCHS) --no-eval --output runs/sweep/lambda_$$l || exit 1; done
+	    --set epochs=$(SWEEP_EPOCHS) --no-eval --output $(RUNS)/sweep/lambda_$$l || exit 1; done
+
+# The ablations the paper and its reviewers ask for, each one APRON run under the same epoch
+# cap as the sweep (early stopping inside it); reference = the defaults under that cap.
+ABLATION_EPOCHS ?= 30
+ABLATE = $(PY) -m training.train --data $(WORLD) --no-eval --set epochs=$(ABLATION_EPOCHS)
+ablations: venv  ## APRON ablations into $(RUNS)/ablations (~8 runs of ~3-8 min on 2 idle cores)
+	$(ABLATE) --output $(RUNS)/ablations/reference
+	$(ABLATE) --set lambda_control=0 --output $(RUNS)/ablations/lambda_control_0
+	$(ABLATE) --set lambda_separation=0 --output $(RUNS)/ablations/lambda_separation_0
+	$(ABLATE) --set lambda_control=0 --set lambda_separation=0 --output $(RUNS)/ablations/lambdas_0
+	$(ABLATE) --set recon=bce --output $(RUNS)/ablations/bce
+	$(ABLATE) --set per_head_profile=true --output $(RUNS)/ablations/per_head_profile
+	$(ABLATE) --set trainable_prototypes=true --output $(RUNS)/ablations/trainable_prototypes
+	$(ABLATE) --rule most_listened --output $(RUNS)/ablations/paper_prototype_rule
 
 benchmark: venv  ## evaluate the bundle, baselines and sweep → reports/benchmark.md
 	$(PY) -m training.evaluate --data $(WORLD) --bundle assets/demo --runs runs

@@ -87,7 +87,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--no-eval", action="store_true", help="skip the test evaluation (apron)")
     args = p.parse_args(argv)
     resolve_data_argument(p, args)
+    args.command = command_line("training.train", sys.argv[1:] if argv is None else argv)
     return args
+
+
+def command_line(module: str, argv: list[str]) -> str:
+    """The command as typed, for the record a run keeps of how it was made."""
+    import shlex
+
+    return " ".join(["python -m", module, *(shlex.quote(a) for a in argv)])
 
 
 def train_apron_bundle(args: argparse.Namespace) -> dict:
@@ -141,7 +149,12 @@ def train_apron_bundle(args: argparse.Namespace) -> dict:
         encoder=ds.encoder,
         demo_listeners=listeners,
         evaluation=evaluation,
-        meta={"train": dataclasses.asdict(cfg), "source": ds.source, "seed": args.seed},
+        meta={
+            "train": dataclasses.asdict(cfg),
+            "source": ds.source,
+            "seed": args.seed,
+            "command": args.command,
+        },
     )
     clips = ds.source.get("prototype_clips")
     if clips:  # clips cut from the data's audio: the app looks for them in <bundle>/prototypes
