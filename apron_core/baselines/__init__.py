@@ -88,11 +88,17 @@ def make_baseline(name: str, **overrides: Any) -> Baseline:
 
 
 def load_baseline(in_dir: str | Path, *, device: str | torch.device | None = None) -> Baseline:
-    """Rebuild a baseline written by ``save`` (any of ``BASELINES`` or a TagFilter) on
-    ``device`` (None or "auto": CUDA when torch sees it, else the CPU)."""
+    """Rebuild a model written by ``save`` (any of ``BASELINES``, a TagFilter or a
+    GroundedSteering) on ``device`` (None or "auto": CUDA when torch sees it, else the CPU)."""
+    from apron_core.steering import GroundedSteering  # it builds on this package
+
     d = Path(in_dir)
     meta = read_meta(d)
-    classes: dict[str, type[Baseline]] = {**BASELINES, TagFilter.name: TagFilter}
+    classes: dict[str, type[Baseline]] = {
+        **BASELINES,
+        TagFilter.name: TagFilter,
+        GroundedSteering.name: GroundedSteering,
+    }
     cls = classes.get(meta["model"])
     if cls is None:
         raise DataError(
