@@ -34,10 +34,10 @@ from apron_core.tags import K
 
 @dataclass(frozen=True)
 class GroundingConfig:
-    d_model: int = 128  # d: width of the query/key projections
+    d_model: int = 64  # d: width of the query/key projections
     epochs: int = 400  # full-batch Adam steps per fit
     lr: float = 1e-2
-    weight_decay: float = 1e-3  # L2 on the projections (Adam's coupled decay)
+    weight_decay: float = 1e-4  # L2 on the projections (summed squares)
     folds: int = 5  # cross-fitting folds over songs (≥ 2)
     seed: int = 0
 

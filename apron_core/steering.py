@@ -75,6 +75,7 @@ class SteeringConfig:
     beta: float = 3.0  # steering strength, in per-listener standard deviations of the base
     floor: float = 1e-3  # ε: profile weights below it count as ε in the log ratio
     observed: bool = True  # a song's observed tag is affinity 1
+    audio: bool = True  # False: A is the observed tags alone (a soft tag filter, no audio)
     renormalization: str = "undo"  # "keep": read the renormalized profile as it is
     bases: tuple[str, ...] = ("recvae",)  # collaborative bases (apron_core.baselines names)
     base_weights: tuple[float, ...] = (1.0,)  # their weights in b (each base standardized)
@@ -87,8 +88,11 @@ class SteeringConfig:
             raise ConfigError(
                 f"renormalization={quote(self.renormalization)}: use one of {RENORMALIZATION}"
             )
-        if not isinstance(self.observed, bool):
-            raise ConfigError(f"observed={quote(self.observed)} must be true or false")
+        for name in ("observed", "audio"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(f"{name}={quote(getattr(self, name))} must be true or false")
+        if not (self.observed or self.audio):
+            raise ConfigError("observed=false and audio=false leave no affinity: keep one")
         self.bases = tuple(self.bases)
         self.base_weights = tuple(float(w) for w in self.base_weights)
         if not self.bases or len(self.bases) != len(self.base_weights):
@@ -213,7 +217,8 @@ class GroundedSteering(Baseline):
         if self._affinity is None:
             if self.crossfit is None:
                 raise ConfigError("GroundedSteering is not fitted; call fit() or load it.")
-            a = affinity_table(self.crossfit, self.song_tags if self.config.observed else None)
+            audio = self.crossfit if self.config.audio else np.zeros_like(self.crossfit)
+            a = affinity_table(audio, self.song_tags if self.config.observed else None)
             self._affinity = torch.from_numpy(a).to(self.device)
         return self._affinity
 
