@@ -91,15 +91,25 @@ def _variants(pairs: list[str]) -> list[tuple[str, Path]]:
     return out
 
 
-def portable(command: str | None, data: Path, runs: Path) -> str | None:
-    """A recorded command with this machine's data and runs folders as the Makefile's
-    variables, so the report names no local path."""
+def portable(command: str | None, names: dict[Path, str]) -> str | None:
+    """A recorded command with this machine's folders named as in ``names`` (the Makefile's
+    variables for the data and runs), so the report names no local path."""
     if not command:
         return None
-    for path, var in ((runs, "$(RUNS)"), (data, "$(WORLD)")):
-        for form in {str(path), str(path.resolve())}:
+    for path, var in names.items():
+        for form in sorted({str(path), str(path.resolve())}, key=len, reverse=True):
             command = command.replace(form, var)
     return command
+
+
+def shown(path: Path) -> str:
+    """A path as the report may print it: relative to here, or just its name."""
+    if not path.is_absolute():
+        return str(path)
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return path.name
 
 
 def label_of(bundle, default: str) -> str:
@@ -230,14 +240,15 @@ def run(args: argparse.Namespace) -> int:
             }
         )
     sweep.sort(key=lambda s: (s["lambda_edit"], s["lambda_control"]))
+    names = {args.runs: "$(RUNS)", args.data: "$(WORLD)", args.bundle: shown(args.bundle)}
     for r in results:
-        r["command"] = portable(r.get("command"), args.data, args.runs)
+        r["command"] = portable(r.get("command"), names)
     args.out.mkdir(parents=True, exist_ok=True)
     log_path = args.runs / "apron" / "train_log.json"
     train_log = json.loads(log_path.read_text())["log"] if log_path.is_file() else []
     evaluation = (
-        f"python -m training.evaluate --data $(WORLD) --bundle {args.bundle} --runs $(RUNS)"
-        f" --out {args.out}"
+        f"python -m training.evaluate --data $(WORLD) --bundle {shown(args.bundle)} "
+        f"--runs $(RUNS) --out {shown(args.out)}"
     )
     md = markdown(results, sweep, title=args.title, commands={"evaluation": evaluation})
     pngs = plots(results, sweep, train_log, args.out)
