@@ -312,3 +312,15 @@ def test_engine_bundle_roundtrip(model, world, tmp_path) -> None:
     (out / "model" / "weights.safetensors").unlink()
     with pytest.raises(DataError, match="missing file"):
         load_bundle(out)
+
+
+def test_benchmark_builds_an_untrained_engine_of_either_kind(rng) -> None:
+    from benchmarks.bench_recommend import synthetic_engine
+
+    for cfg in (SteeringConfig(), SteeringConfig(bases=("ease", "recvae"), base_weights=(1, 1))):
+        e = synthetic_engine(150, cfg, seed=0, device="cpu", emb_dim=12)
+        assert e.kind == "grounded-steering" and e.n_songs == 150
+        history = e.song_ids[:20]
+        p = e.profile(history)
+        rec = e.recommend(p, k=10, exclude=history)
+        assert len(rec.song_ids) == 10 and not set(rec.song_ids) & set(history)
