@@ -109,9 +109,14 @@ variants: venv $(RUNS)/recvae/config.json  ## models beyond the paper into $(RUN
 	  --label "grounded steering, renormalization kept" --output $(RUNS)/variants/gs_keep_renorm
 	$(VARIANT) --base $(RUNS)/ease --set 'bases=["ease"]' \
 	  --label "grounded steering (EASE base)" --output $(RUNS)/variants/gs_ease
-	$(PY) -m training.train --data $(WORLD) --no-eval --set lambda_edit=30 --set epochs=$(EDIT_EPOCHS) \
-	  --label "APRON + edit consistency (λ_edit=30)" --output $(RUNS)/variants/apron_edit
-EDIT_EPOCHS ?= 40
+	$(VARIANT) --base $(RUNS)/recvae --base $(RUNS)/ease --set 'bases=["recvae","ease"]' \
+	  --set 'base_weights=[1,$(EASE_WEIGHT)]' \
+	  --label "grounded steering (RecVAE + EASE base)" --output $(RUNS)/variants/gs_recvae_ease
+	$(PY) -m training.train --data $(WORLD) --no-eval --set lambda_edit=30 \
+	  --set epochs=$(EDIT_EPOCHS) --label "APRON + edit consistency ($(EDIT_EPOCHS) epochs)" \
+	  --output $(RUNS)/variants/apron_edit
+EDIT_EPOCHS ?= $(ABLATION_EPOCHS)
+EASE_WEIGHT ?= 0.5
 
 # Missing tags (issue 12, item 3): APRON (under the ablations' epoch cap) and grounded
 # steering trained with a share of the observed tags hidden; EASE + tag filter needs no
