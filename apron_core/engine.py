@@ -312,7 +312,8 @@ class Engine:
                 pre, post, logits = self._run(u)
                 scores = logits[0]  # (N,)
             else:
-                scores, ctx = self._steered.scores(w, rows)
+                exact = torch.as_tensor(p, dtype=torch.float64, device=self.device)
+                scores, ctx = self._steered.scores(exact, rows)
             if excluded.size:
                 scores = scores.index_fill(
                     0, torch.as_tensor(excluded, device=self.device), -math.inf
@@ -355,7 +356,8 @@ class Engine:
             w = torch.as_tensor(p, dtype=torch.float32, device=self.device)
             idx = torch.as_tensor(row, device=self.device)
             if self._steered is not None:
-                scores, ctx = self._steered.scores(w, self._exclusion(history))
+                exact = torch.as_tensor(p, dtype=torch.float64, device=self.device)
+                scores, ctx = self._steered.scores(exact, self._exclusion(history))
                 return self._explain_steered(idx, scores[idx], ctx, top=top)[0]
             pre, post, logits = self._run((w @ self._values)[None])
             return self._explain(w, idx, logits[0, idx], pre, post, top=top)[0]

@@ -324,3 +324,11 @@ def test_benchmark_builds_an_untrained_engine_of_either_kind(rng) -> None:
         p = e.profile(history)
         rec = e.recommend(p, k=10, exclude=history)
         assert len(rec.song_ids) == 10 and not set(rec.song_ids) & set(history)
+
+
+def test_engine_unedited_profile_lists_the_base_ranking(engine, model, world) -> None:
+    x = world[4][252:253]
+    history = [engine.song_ids[i] for i in x.indices]
+    rec = engine.recommend(engine.profile(history), k=20, exclude=history)
+    base = metrics.mask_fold_in(model.bases[0].score(x), x)[0]
+    np.testing.assert_array_equal(rec.indices, np.argsort(-base, kind="stable")[:20])
