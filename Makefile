@@ -5,8 +5,8 @@ PY := $(VENV)/bin/python
 WORLD ?= data/world
 RUNS ?= runs
 
-.PHONY: help setup system venv test test-fast lint world report bundle apron baselines sweep \
-	ablations variants hidden missing-tags benchmark msd clean
+.PHONY: help setup system venv test test-fast lint world report bundle tune-steering apron baselines \
+	sweep ablations variants hidden missing-tags benchmark msd clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -50,9 +50,17 @@ bundle: venv $(RUNS)/recvae/config.json  ## train the shipped model into assets/
 	$(PY) -m training.train --data $(WORLD) --model grounded-steering --base $(RUNS)/recvae \
 	  --label "$(SHIPPED_LABEL)" --output assets/demo
 
+BASES = $(RUNS)/recvae/config.json $(RUNS)/ease/config.json  # the bases grounded steering reuses
 $(RUNS)/recvae/config.json:
 	$(PY) -m training.train --data $(WORLD) --model recvae --output $(RUNS)/recvae \
 	  --set epochs=25 --set patience=5
+$(RUNS)/ease/config.json:
+	$(PY) -m training.train --data $(WORLD) --model ease --output $(RUNS)/ease
+
+# β and the base mix of `make bundle`, chosen on the validation users (grounding refit once,
+# then ~5 min per β on 2 idle cores): reports/steering_tuning.md.
+tune-steering: venv $(BASES)  ## choose grounded steering's β and base mix
+	$(PY) -m training.tune_steering --data $(WORLD) --runs $(RUNS)
 
 apron: venv  ## the paper's APRON, default settings, into $(RUNS)/apron (~8 min on 2 idle cores)
 	$(PY) -m training.train --data $(WORLD) --label APRON --no-eval --output $(RUNS)/apron
@@ -98,7 +106,7 @@ ablations: venv  ## APRON ablations into $(RUNS)/ablations (8 runs of ~1-2 min o
 # grounded-steering variant refits only the grounding (~1 min); the RecVAE and EASE bases
 # are those of `make baselines`.
 VARIANT = $(PY) -m training.train --data $(WORLD) --no-eval --model grounded-steering
-variants: venv $(RUNS)/recvae/config.json  ## models beyond the paper into $(RUNS)/variants
+variants: venv $(BASES)  ## models beyond the paper into $(RUNS)/variants
 	$(VARIANT) --base $(RUNS)/recvae --set beta=1 --label "grounded steering, β=1" \
 	  --output $(RUNS)/variants/gs_beta1
 	$(VARIANT) --base $(RUNS)/recvae --set observed=false \

@@ -14,6 +14,7 @@ from training import evaluate as evaluate_cli
 from training import hide_tags as hide_cli
 from training import prepare_msd as prepare_cli
 from training import train as train_cli
+from training import tune_steering as tune_cli
 
 pytestmark = pytest.mark.slow
 
@@ -109,6 +110,24 @@ def test_steering_from_training_to_the_engine(tmp_path, capsys):
         hide_cli.parse_args(["--shares", "1.0"])
     assert hide_cli.main([*data, "--runs", str(runs), "--shares", "0.25"]) == 2
     assert "make hidden" in capsys.readouterr().err
+
+    recvae = ["--model", "recvae", "--set", "epochs=1", "--set", "hidden_dim=16"]
+    _ok(train_cli.main([*data, *recvae, "--output", str(runs / "recvae")]), capsys)
+    _ok(
+        tune_cli.main(
+            [*data, "--runs", str(runs), "--betas", "1", "3", "--ease-weights", "0.5",
+             "--response-users", "5", "--out", str(tmp_path / "tune")]
+        ),
+        capsys,
+    )  # fmt: skip
+    tuned = json.loads((tmp_path / "tune" / "steering_tuning.json").read_text())
+    assert [r["setting"] for r in tuned] == [
+        "RecVAE base, β=1",
+        "RecVAE base, β=3",
+        "RecVAE + 0.5 × EASE base (accuracy only)",
+    ]
+    assert tuned[0]["ndcg@100"] == tuned[1]["ndcg@100"]  # β never moves an unedited list
+    assert tuned[1]["relative_observed"] > tuned[0]["relative_observed"]
 
     engine = Engine.load(shipped, device="cpu")
     assert engine.kind == "grounded-steering"
