@@ -1,4 +1,4 @@
-"""The bundle: everything the app loads, in one folder (DESIGN.md §7).
+"""The bundle: everything the app loads, in one folder (docs/design.md §6).
 
 bundle.json               format version, model kind + config, training, encoder, sources, files
 model.safetensors         APRON's learned weights (never pickle), or, for grounded steering,

@@ -7,7 +7,7 @@ the layers of f, the song–tag matrix, and f at the reference profile 0. After 
 engine holds no mutable state, so one instance serves every user from any thread.
 
 Per-head models (``per_head_profile=True``): the app works with the 80 slider weights
-(the head mean). A profile given as 80 numbers is used for every head, as DESIGN.md §2
+(the head mean). A profile given as 80 numbers is used for every head, as docs/design.md §3
 says of a profile built from sliders alone; with one weight vector in every head,
 u = concat_h Σ_k ŵ_k v_h(P_k) = Σ_k ŵ_k P̃_k, the same formula as the head-mean model.
 

@@ -1,5 +1,5 @@
 """One evaluation for every model: accuracy, controllability (observed tags and ground truth),
-and response, on the same held-out users with the same metric code (DESIGN.md §3).
+and response, on the same held-out users with the same metric code (docs/design.md §4).
 
 A model enters as a :class:`Candidate`: how it scores fold-in histories, what its
 profile of a user is, and how it scores an edited profile. Plain baselines ignore

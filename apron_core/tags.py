@@ -1,4 +1,4 @@
-"""The 80 prototype tags of APRON Studio (DESIGN.md §4): names, order and category.
+"""The 80 prototype tags of APRON Studio (docs/design.md §1): names, order and category.
 
 The order is part of the data format: profiles, prototype tables and song-tag
 matrices are indexed by it. Never reorder; append a new table version instead.

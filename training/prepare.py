@@ -41,7 +41,8 @@ def add_prepare_args(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--encoder",
         default=None,
-        help="librosa, mert or musicnn, for audio (default: the embeddings' encoder or librosa)",
+        help="librosa, mert, musicnn or musicnn+librosa, for audio (default: the embeddings' "
+        "encoder or librosa; docs/encoders.md)",
     )
     g.add_argument("--rule", choices=RULES, default=d.prototype_rule, help="rule training uses")
     g.add_argument("--clip-s", type=float, default=d.clip_s, help="prototype clip length, s")
@@ -111,12 +112,22 @@ def main(argv: list[str] | None = None) -> int:
         if args.output is None:
             raise ConfigError("--output is required (the prepared folder to write)")
         cfg = config_from_args(args, min_tag_weight=args.min_tag_weight)
-        prepare(args.source, args.output, cfg, progress=not args.quiet)
+        with one_blas_thread():
+            prepare(args.source, args.output, cfg, progress=not args.quiet)
     except ApronError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     print_next_step(args.output)
     return 0
+
+
+def one_blas_thread():
+    """A context with one BLAS thread: prepare's ~240 small logistic regressions (choosing
+    prototypes) ran 50-100x slower with two spinning BLAS threads on a loaded 2-core
+    machine. Torch's own threads (an encoder embedding audio) are left as they are."""
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1, user_api="blas")
 
 
 def print_next_step(prepared: Path) -> None:

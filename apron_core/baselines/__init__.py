@@ -1,4 +1,4 @@
-"""Strong-generalization recommender baselines with one interface (DESIGN.md §3).
+"""Strong-generalization recommender baselines with one interface (docs/design.md §4).
 
 ::
 
@@ -105,4 +105,7 @@ def load_baseline(in_dir: str | Path, *, device: str | torch.device | None = Non
             f"{d} holds model {meta['model']!r}, not one of {sorted(classes)}; "
             "it was not saved by apron_core.baselines."
         )
+    if cls is TagFilter:  # a wrapper: the wrapped model first, from its subfolder
+        base = load_baseline(d / TagFilter.base_dir(meta), device=device)
+        return TagFilter.from_base(d, meta, base)
     return cls._from_dir(d, meta, resolve_device(device))

@@ -425,6 +425,9 @@ class MertEncoder(Encoder):
     name = "mert"
     config_cls = MertEncoderConfig
 
+    def describe(self) -> str:
+        return f"MERT ({self.config.model}, layer {self.config.layer})"
+
     def __init__(self, config: MertEncoderConfig | None = None, **overrides: Any) -> None:
         super().__init__(config, **overrides)
         self._cfg: dict[str, Any] | None = None  # the checkpoint's config.json

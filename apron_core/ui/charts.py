@@ -173,7 +173,10 @@ new IntersectionObserver((entries) => {
   visible = entries.some((e) => e.isIntersecting);
   if (visible && pending) draw();
 }).observe(element);
-if (!window.Plotly) window.addEventListener('load', request, {once: true});
+// plotly.js arrives by its own script tag, which may finish after the window's load
+// event and after the first value: draw once it is there, however late
+const whenPlotly = () => { if (window.Plotly) { request(); } else { setTimeout(whenPlotly, 50); } };
+if (!window.Plotly) whenPlotly();
 document.addEventListener('apron-category', request);
 watch('value', request);
 """

@@ -8,7 +8,7 @@ rest. Walking the tiers in that order, a tier keeps its weights while they fit i
 is left of 1; the last tier that has any weight is scaled to fill exactly what is left
 (so the untouched tags share the rest in proportion to their weights). A tier that does
 not fit is scaled down to fit and every later tier gets 0. Each time a kept tier has to
-be rescaled, the edit returns a note saying so. Zero and boost follow DESIGN.md §3's
+be rescaled, the edit returns a note saying so. Zero and boost follow docs/design.md §4's
 rule instead: scale ŵ_t (×0, ×2) and renormalize, locked tags kept.
 """
 
@@ -172,7 +172,7 @@ def set_tag(
 
 def scale_tag(profile: np.ndarray, tag: int, factor: float, locked: Collection[int] = ()) -> Edit:
     """ŵ_tag × factor (a boost lifts a zero weight to BOOST_FLOOR first), then renormalize
-    with the other locked tags kept (DESIGN.md §3's edit)."""
+    with the other locked tags kept (docs/design.md §4's edit)."""
     if not 0 <= tag < K:
         raise DataError(f"tag index {tag} is out of range 0-{K - 1}")
     w = np.asarray(profile, dtype=np.float64).copy()

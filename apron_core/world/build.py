@@ -17,7 +17,10 @@ folder is that prepared folder, with the world's own files beside it::
 
 Audio is rendered in worker processes and only features (plus quality stats) are
 kept, since any song can be re-rendered from its spec on demand; the clips of the
-exported rule are rendered again at the end.
+exported rule are rendered again at the end. The features go through a cache keyed by
+song spec and encoder part (:mod:`apron_core.world.feature_cache`), so an interrupted
+build resumes, and a world built with ``musicnn+librosa`` makes the ``musicnn`` and
+``librosa`` worlds of the same seed cost no rendering at all.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 from apron_core import prototypes
@@ -42,6 +46,7 @@ from apron_core.sources.generic import ClipEmbeddings, Embeddings, SourcePaths, 
 from apron_core.sources.prepare import PrepareConfig, prepare
 from apron_core.sources.prepared import PreparedPaths
 from apron_core.world.catalog import Catalog, CatalogConfig, make_catalog
+from apron_core.world.feature_cache import FeatureCache, song_key
 from apron_core.world.listeners import ListenerConfig, simulate_listeners
 from apron_core.world.quality import audio_quality
 from apron_core.world.spec import SongSpec
@@ -60,7 +65,8 @@ class WorldConfig:
     sr: int = 22050
     clip_s: float = 10.0
     prototype_rule: str = "purity_aware"  # exported; the paper rule measures far less faithful
-    encoder: str = "librosa"
+    encoder: str = "librosa"  # any of apron_core.encoders.available_encoders()
+    encoder_config: dict = field(default_factory=dict)  # its config fields ({}: defaults)
     soundfont: str | None = None  # None: pretty_midi's bundled TimGM6mb.sf2
     workers: int = 2
 
@@ -71,6 +77,12 @@ class WorldConfig:
             )
         if self.workers < 1:
             raise ConfigError(f"workers={self.workers} must be ≥ 1")
+        from apron_core.encoders import available_encoders
+
+        if self.encoder not in available_encoders():
+            raise ConfigError(
+                f"encoder={self.encoder!r:.80} is not known: use one of {available_encoders()}"
+            )
         if not 0 < self.clip_s <= self.catalog.song_duration_s:
             raise ConfigError(
                 f"clip_s={self.clip_s} must be > 0 and no longer than the songs "
@@ -104,6 +116,13 @@ class WorldConfig:
         )
 
 
+def world_encoder(cfg: WorldConfig):
+    """A fresh (unfitted) encoder of the world's kind and config."""
+    from apron_core.encoders import get_encoder
+
+    return get_encoder(cfg.encoder, **cfg.encoder_config)
+
+
 class WorldPaths:
     """File names of the world's own files; ``prepared`` and ``source`` hold the rest."""
 
@@ -134,14 +153,27 @@ class WorldPaths:
         self.config.write_text(json.dumps({"version": WORLD_VERSION, **asdict(cfg)}, indent=1))
 
 
-# ---- worker side: render + features, one process holds one encoder ------------------
+# ---- worker side: render + features, one process holds the encoder's parts ----------
 _WORKER: dict = {}
 
 
-def _worker_init(encoder_name: str, sr: int, soundfont: str | None, excerpt: tuple) -> None:
+def _worker_init(
+    parts: list[tuple[str, dict]],
+    sr: int,
+    soundfont: str | None,
+    excerpt: tuple,
+    cache_root: str | None,
+) -> None:
     from apron_core.encoders import get_encoder
 
-    _WORKER.update(encoder=get_encoder(encoder_name), sr=sr, soundfont=soundfont, excerpt=excerpt)
+    encoders = [get_encoder(name, **config) for name, config in parts]
+    _WORKER.update(
+        parts={e.feature_key(): e for e in encoders},
+        sr=sr,
+        soundfont=soundfont,
+        excerpt=excerpt,
+        cache=FeatureCache(cache_root) if cache_root is not None else None,
+    )
 
 
 def _render(spec_dict: dict) -> tuple[np.ndarray, np.ndarray]:
@@ -154,11 +186,18 @@ def _render(spec_dict: dict) -> tuple[np.ndarray, np.ndarray]:
     return y, y[int(start_s * sr) : int(start_s * sr) + int(clip_s * sr)]
 
 
-def _render_features(spec_dict: dict) -> tuple[np.ndarray, np.ndarray, dict]:
-    """Raw features of the song and of its excerpt, and the song's quality stats."""
+def _render_features(job: tuple[str, dict, list[str], bool]) -> str:
+    """Render one song and cache the features it misses (per encoder part, of the song
+    and of its excerpt) and, if missing, its quality stats; returns its song key."""
+    key, spec_dict, feature_keys, need_quality = job
     y, clip = _render(spec_dict)
-    encoder = _WORKER["encoder"]
-    return encoder.raw_features(y), encoder.raw_features(clip), audio_quality(y, sr=_WORKER["sr"])
+    sr, cache = _WORKER["sr"], _WORKER["cache"]
+    for fk in feature_keys:
+        encoder = _WORKER["parts"][fk]
+        cache.put(key, fk, encoder.raw_features_at(y, sr), encoder.raw_features_at(clip, sr))
+    if need_quality:
+        cache.put_quality(key, audio_quality(y, sr=sr))
+    return key
 
 
 def _render_clip(spec_dict: dict) -> np.ndarray:
@@ -166,17 +205,22 @@ def _render_clip(spec_dict: dict) -> np.ndarray:
 
 
 @contextmanager
-def render_pool(cfg: WorldConfig) -> Iterator[Callable[[Callable, list], Iterable]]:
+def render_pool(
+    cfg: WorldConfig, cache: FeatureCache | None = None
+) -> Iterator[Callable[[Callable, list], Iterable]]:
     """``map(fn, jobs)`` over worker processes that render and embed; one pool serves every
     stage of a build (starting one costs seconds: imports, the encoder, numba kernels)."""
-    init = (cfg.encoder, cfg.sr, cfg.soundfont, cfg.excerpt())
+    parts = [(p.name, asdict(p.config)) for p in world_encoder(cfg).parts()]
+    root = str(cache.root) if cache is not None else None
+    init = (parts, cfg.sr, cfg.soundfont, cfg.excerpt(), root)
     if cfg.workers == 1:
         _worker_init(*init)
         yield map
         return
     from apron_core.encoders import warm_up
 
-    warm_up(cfg.encoder)  # compile + cache numba kernels once, before workers race on them
+    for name in {name for name, _ in parts}:
+        warm_up(name)  # compile + cache numba kernels once, before workers race on them
     # spawn, not fork: forking a process whose BLAS/OpenMP threads hold locks (torch,
     # numba were imported) deadlocks the children.
     saved = os.environ.get("OMP_NUM_THREADS")
@@ -186,7 +230,7 @@ def render_pool(cfg: WorldConfig) -> Iterator[Callable[[Callable, list], Iterabl
         with ProcessPoolExecutor(
             cfg.workers, mp_context=ctx, initializer=_worker_init, initargs=init
         ) as pool:
-            yield lambda fn, jobs: pool.map(fn, jobs, chunksize=16)
+            yield lambda fn, jobs: pool.map(fn, jobs, chunksize=4)
     finally:
         if saved is None:
             os.environ.pop("OMP_NUM_THREADS", None)
@@ -205,12 +249,21 @@ def build_world(
     output: str | os.PathLike,
     *,
     prototypes_dir: Path | None = None,
+    feature_cache: str | os.PathLike | None = None,
     progress: bool = True,
 ) -> dict:
-    """Build everything into ``output``; export the chosen rule's clips to ``prototypes_dir``."""
+    """Build everything into ``output``; export the chosen rule's clips to ``prototypes_dir``.
+
+    ``feature_cache``: where rendered songs' features are kept (default
+    ``output/feature_cache``); songs whose features it holds are not rendered again.
+    """
     paths = WorldPaths(output)
     paths.root.mkdir(parents=True, exist_ok=True)
     paths.build_report.unlink(missing_ok=True)  # written last: a folder cut short is not a world
+    cache = FeatureCache(
+        feature_cache if feature_cache is not None else paths.root / "feature_cache"
+    )
+    world_encoder(cfg)  # a bad encoder config fails before anything is computed
     timings: dict[str, float] = {}
     clock = time.perf_counter()
 
@@ -222,41 +275,44 @@ def build_world(
         if progress:
             print(f"  {stage}: {timings[stage]:.1f} s", flush=True)
 
-    paths.write_config(cfg)
-    catalog = make_catalog(cfg.catalog)
-    catalog.artists.to_parquet(paths.artists)
-    lap("catalog")
+    # BLAS threads of this process spin against the render workers and anyone else's
+    # jobs: on a loaded 2-core machine two threads made prepare's ~240 small logistic
+    # regressions 50-100x slower than one.
+    with threadpool_limits(limits=1):
+        paths.write_config(cfg)
+        catalog = make_catalog(cfg.catalog)
+        catalog.artists.to_parquet(paths.artists)
+        lap("catalog")
 
-    listeners = simulate_listeners(catalog, cfg.listeners, progress=progress)
-    listeners.users.to_parquet(paths.users)
-    np.save(paths.tastes, listeners.tastes)
-    lap("listeners")
+        listeners = simulate_listeners(catalog, cfg.listeners, progress=progress)
+        listeners.users.to_parquet(paths.users)
+        np.save(paths.tastes, listeners.tastes)
+        lap("listeners")
 
-    with render_pool(cfg) as pool_map:
-        jobs = [s.to_dict() for s in catalog.specs]
-        results = _run(pool_map, _render_features, jobs, "render+embed", progress)
-        stats = pd.DataFrame([r[2] for r in results])
-        stats.insert(0, "song_id", catalog.songs["song_id"])
-        stats.to_parquet(paths.audio_stats)
-        lap("render_embed")
+        with render_pool(cfg, cache) as pool_map:
+            keys, rendered = render_features(catalog, cfg, cache, pool_map, progress=progress)
+            song_raw, clip_raw, stats = read_features(keys, cfg, cache)  # (N, D), (N, D)
+            stats.insert(0, "song_id", catalog.songs["song_id"])
+            stats.to_parquet(paths.audio_stats)
+            lap("render_embed")
 
-        song_raw = np.stack([r[0] for r in results])  # (N, D)
-        clip_raw = np.stack([r[1] for r in results])  # (N, D)
-        del results
-        source = paths.source.root
-        write_world_source(source, catalog, listeners.interactions, song_raw, clip_raw, cfg)
-        lap("source")
+            source = paths.source.root
+            write_world_source(source, catalog, listeners.interactions, song_raw, clip_raw, cfg)
+            del song_raw, clip_raw
+            lap("source")
 
-        meta = prepare(source, paths.root, cfg.prepare_config(), progress=progress)
-        lap("prepare")
+            meta = prepare(source, paths.root, cfg.prepare_config(), progress=progress)
+            lap("prepare")
 
-        if prototypes_dir is not None:
-            export_clips(paths, cfg, prototypes_dir, pool_map, progress=progress)
-        lap("export_clips")
+            if prototypes_dir is not None:
+                export_clips(paths, cfg, prototypes_dir, pool_map, progress=progress)
+            lap("export_clips")
 
     report = {
         "version": WORLD_VERSION,
         "timings_s": {**timings, "total": round(sum(timings.values()), 2)},
+        "songs_rendered": rendered,
+        "songs_from_cache": len(keys) - rendered,
         "prepare_s": meta["report"]["seconds"],
         "variance_split": listeners.variance_split,
         "filter": meta["filter"],
@@ -272,6 +328,50 @@ def build_world(
     return report
 
 
+def render_features(
+    catalog: Catalog, cfg: WorldConfig, cache: FeatureCache, pool_map, *, progress: bool = True
+) -> tuple[list[str], int]:
+    """Render every song that misses a feature part or its quality stats in ``cache``, and
+    cache what it missed. Returns the songs' cache keys (catalog order) and how many were
+    rendered."""
+    from apron_core.world.render import RENDERER_VERSION, _resolve_soundfont
+
+    soundfont = _resolve_soundfont(cfg.soundfont)
+    feature_keys = [p.feature_key() for p in world_encoder(cfg).parts()]
+    keys, jobs = [], []
+    for spec in catalog.specs:
+        d = spec.to_dict()
+        key = song_key(
+            d, sr=cfg.sr, soundfont=soundfont, excerpt=cfg.excerpt(), renderer=RENDERER_VERSION
+        )
+        keys.append(key)
+        missing = [fk for fk in feature_keys if not cache.has(key, fk)]
+        need_quality = not cache.has_quality(key)
+        if missing or need_quality:
+            jobs.append((key, d, missing, need_quality))
+    if progress and len(jobs) < len(keys):
+        print(f"  {len(keys) - len(jobs)} of {len(keys)} songs found in {cache.root}", flush=True)
+    _run(pool_map, _render_features, jobs, "render+embed", progress)
+    return keys, len(jobs)
+
+
+def read_features(
+    keys: list[str], cfg: WorldConfig, cache: FeatureCache
+) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
+    """The world encoder's raw features of every song and of its excerpt, (N, D) each, and
+    the songs' quality stats, from the cache."""
+    encoder = world_encoder(cfg)
+    parts = encoder.parts()
+    song = np.empty((len(keys), encoder.dim), dtype=np.float32)  # (N, D)
+    clip = np.empty((len(keys), encoder.dim), dtype=np.float32)  # (N, D)
+    for i, key in enumerate(keys):
+        pairs = [cache.get(key, p.feature_key(), p.dim) for p in parts]
+        song[i] = encoder.join_parts([s for s, _ in pairs])
+        clip[i] = encoder.join_parts([c for _, c in pairs])
+    stats = pd.DataFrame([cache.get_quality(k) for k in keys])
+    return song, clip, stats
+
+
 def write_world_source(
     folder: Path,
     catalog: Catalog,
@@ -282,11 +382,9 @@ def write_world_source(
 ) -> Path:
     """The world as a generic source: all listening, observed tags (weight 1), ground
     truth, render specs, and the raw features of every song and of its excerpt."""
-    from apron_core.encoders import get_encoder
-
     songs = catalog.songs
     ids = songs["song_id"].astype(str).tolist()
-    encoder = get_encoder(cfg.encoder)
+    encoder = world_encoder(cfg)
     config = asdict(encoder.config)
     start_s, clip_s = cfg.excerpt()
 
@@ -349,7 +447,8 @@ def rechoose_prototypes(
     paths = WorldPaths(world)
     cfg = WorldConfig.from_dict({**asdict(paths.read_config()), "prototype_rule": rule})
     paths.write_config(cfg)
-    prepare(paths.source.root, paths.root, cfg.prepare_config(), progress=progress)
+    with threadpool_limits(limits=1):  # see build_world
+        prepare(paths.source.root, paths.root, cfg.prepare_config(), progress=progress)
     if out_dir is not None:
         with render_pool(cfg) as pool_map:
             export_clips(paths, cfg, out_dir, pool_map, progress=progress)

@@ -1,9 +1,9 @@
-"""The checks a demo world must pass (DESIGN.md §5), computed from a built world folder."""
+"""The checks a demo world must pass (docs/design.md §2), computed from a built world folder."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -119,6 +119,8 @@ def world_checks(world: Path, prototypes_dir: Path | None, seed: int = 0) -> dic
     counts = tag_counts(songs)
     vs = build["variance_split"]
     result = {
+        "encoder": {"name": encoder.name, "config": asdict(encoder.config), "dim": encoder.dim},
+        "songs_rendered": build.get("songs_rendered"),
         "tag_counts": counts,
         "probe_auc_observed": auc_observed,
         "probe_auc_truth": auc_truth,
@@ -179,8 +181,8 @@ def world_checks(world: Path, prototypes_dir: Path | None, seed: int = 0) -> dic
         Check(
             "build time",
             f"{build['timings_s']['total'] / 60:.1f} min",
-            "≤ 20 min",
-            build["timings_s"]["total"] <= 1200,
+            "≤ 25 min",
+            build["timings_s"]["total"] <= 1500,
         ),
     ]
     for label, summary in (

@@ -256,6 +256,36 @@ def test_enter_in_a_slider_box_applies_the_value(tab: Tab, app: AppProcess):
     assert tab.errors == []
 
 
+def test_charts_draw_when_plotly_arrives_after_the_page(tab: Tab, app: AppProcess):
+    """A busy machine can finish plotly.js after the window's load event and after the
+    first list: the charts must still draw, without another edit to wake them."""
+    page = tab.page
+    # the first request for plotly.js gets a stand-in that loads the real file only when
+    # the test says so (a script tag of its own, as late as a slow machine might)
+    late = """(function wait() {
+      if (!window.__releasePlotly) { setTimeout(wait, 20); return; }
+      const s = document.createElement('script');
+      const url = new URL('%s'); url.searchParams.set('late', '1'); s.src = url.href;
+      document.head.appendChild(s);
+    })();"""
+
+    def stand_in(route):
+        if "late=1" in route.request.url:
+            route.continue_()
+        else:
+            route.fulfill(body=late % route.request.url, content_type="text/javascript")
+
+    page.route(re.compile(r"plotly[^/]*\.js"), stand_in)
+    page.goto(app.url)
+    page.wait_for_selector("#recs li.song")
+    page.wait_for_function("() => document.readyState === 'complete'")
+    assert page.evaluate("() => window.Plotly === undefined")
+    page.evaluate("() => { window.__releasePlotly = true; }")
+    wait_charts(page, "era")
+    open_category(page, "genre")
+    assert tab.errors == []
+
+
 def test_a_slider_that_cannot_move_springs_back(tab: Tab, app: AppProcess):
     """Every other tag locked: releasing 'rock' elsewhere leaves the profile as it was, and
     the slider must show that again (the page copies the sliders on every new view)."""

@@ -31,7 +31,13 @@ TINY = TINY_WORLD
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     root = tmp_path_factory.mktemp("world")
-    report = build_world(TINY, root / "w", prototypes_dir=root / "protos", progress=False)
+    report = build_world(
+        TINY,
+        root / "w",
+        prototypes_dir=root / "protos",
+        feature_cache=root / "cache",
+        progress=False,
+    )
     return root, report
 
 
@@ -53,6 +59,22 @@ def test_build_writes_a_prepared_folder_and_the_world_files(world):
     assert (src.songs["spec"] != "").all() and src.song_truth["song_id"].nunique() == 400
     assert paths.read_config() == TINY
     assert len(pd.read_parquet(paths.audio_stats)) == 400
+
+
+def test_a_rebuild_takes_every_song_from_the_feature_cache(world, tmp_path):
+    root, report = world
+    assert (report["songs_rendered"], report["songs_from_cache"]) == (400, 0)
+    again = build_world(TINY, tmp_path / "w", feature_cache=root / "cache", progress=False)
+    assert (again["songs_rendered"], again["songs_from_cache"]) == (0, 400)
+    first, second = read_source(root / "w" / "source"), read_source(tmp_path / "w" / "source")
+    np.testing.assert_array_equal(first.embeddings.raw, second.embeddings.raw)
+    np.testing.assert_array_equal(first.clips.features.raw, second.clips.features.raw)
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(root / "w" / "audio_stats.parquet"),
+        pd.read_parquet(tmp_path / "w" / "audio_stats.parquet"),
+    )
+    for name in ("prototype_choices.json", "encoder/encoder.json"):
+        assert (tmp_path / "w" / name).read_bytes() == (root / "w" / name).read_bytes(), name
 
 
 def test_song_order_truth_and_specs_are_carried(world):
@@ -170,6 +192,16 @@ def test_cli_help_and_bad_arguments(capsys, tmp_path):
     assert "--songs" in capsys.readouterr().out
     assert build_cli.main(["--songs", "10", "--artists", "40", "--output", str(tmp_path)]) == 2
     assert "n_songs=10" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as e:
+        build_cli.main(["--encoder", "wav2vec", "--output", str(tmp_path)])
+    assert e.value.code == 2 and "invalid choice: 'wav2vec'" in capsys.readouterr().err
+    bad_config = ["--encoder", "musicnn", "--encoder-config", "layer", "--output", str(tmp_path)]
+    assert build_cli.main(bad_config) == 2
+    assert "--encoder-config 'layer' must look like key=value" in capsys.readouterr().err
+    bad_layer = ["--encoder", "musicnn", "--encoder-config", "layer=conv9"]
+    assert build_cli.main([*bad_layer, "--output", str(tmp_path / "w")]) == 2
+    assert "layer='conv9'" in capsys.readouterr().err
+    assert not (tmp_path / "w" / "users.parquet").exists()  # refused before any work
     assert build_cli.main(["--only-prototypes", "--output", str(tmp_path / "nothing")]) == 2
     assert "not a built world" in capsys.readouterr().err
     assert report_cli.main(["--data", str(tmp_path / "nothing")]) == 2
