@@ -3,7 +3,12 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 WORLD ?= data/world
+WORLD_SEED ?= 0
 RUNS ?= runs
+BUNDLE ?= assets/demo
+REPORTS ?= reports
+# where make world exports the 80 prototype clips (another seed: elsewhere, not the shipped)
+CLIPS ?= assets/prototypes
 
 .PHONY: help setup system venv test test-fast lint world report bundle tune-steering apron baselines \
 	sweep ablations variants hidden missing-tags benchmark msd clean
@@ -37,7 +42,8 @@ lint: venv
 	$(PY) -m ruff check . && $(PY) -m ruff format --check .
 
 world: venv  ## build the default demo world into $(WORLD) and export prototype clips
-	$(PY) -m training.build_world --output $(WORLD)
+	$(PY) -m training.build_world --output $(WORLD) --seed $(WORLD_SEED) \
+	  --prototypes-dir $(CLIPS)
 
 report: venv  ## print and save the world's checks
 	$(PY) -m training.world_report --data $(WORLD)
@@ -46,9 +52,9 @@ report: venv  ## print and save the world's checks
 # `make baselines` (trained here first if missing; it reads plays only, so the same split
 # gives the same base whatever the audio encoder).
 SHIPPED_LABEL = grounded steering (RecVAE base)
-bundle: venv $(RUNS)/recvae/config.json  ## train the shipped model into assets/demo
+bundle: venv $(RUNS)/recvae/config.json  ## train the shipped model into $(BUNDLE)
 	$(PY) -m training.train --data $(WORLD) --model grounded-steering --base $(RUNS)/recvae \
-	  --label "$(SHIPPED_LABEL)" --output assets/demo
+	  --label "$(SHIPPED_LABEL)" --output $(BUNDLE)
 
 BASES = $(RUNS)/recvae/config.json $(RUNS)/ease/config.json  # the bases grounded steering reuses
 $(RUNS)/recvae/config.json:
@@ -58,9 +64,9 @@ $(RUNS)/ease/config.json:
 	$(PY) -m training.train --data $(WORLD) --model ease --output $(RUNS)/ease
 
 # β and the base mix of `make bundle`, chosen on the validation users (grounding refit once,
-# then ~5 min per β on 2 idle cores): reports/steering_tuning.md.
+# then ~5 min per β on 2 idle cores): $(REPORTS)/steering_tuning.md.
 tune-steering: venv $(BASES)  ## choose grounded steering's β and base mix
-	$(PY) -m training.tune_steering --data $(WORLD) --runs $(RUNS)
+	$(PY) -m training.tune_steering --data $(WORLD) --runs $(RUNS) --out $(REPORTS)
 
 apron: venv  ## the paper's APRON, default settings, into $(RUNS)/apron (~8 min on 2 idle cores)
 	$(PY) -m training.train --data $(WORLD) --label APRON --no-eval --output $(RUNS)/apron
@@ -138,11 +144,16 @@ hidden: venv $(RUNS)/recvae/config.json  ## models trained with tags hidden → 
 	    --model grounded-steering --base $(RUNS)/recvae --output $(RUNS)/hidden/$$s/steering \
 	    || exit 1; done
 
-missing-tags: venv  ## evaluate the hidden-tag models → reports/missing_tags.{md,json,png}
-	$(PY) -m training.hide_tags --data $(WORLD) --runs $(RUNS) --shares $(HIDE_SHARES)
+missing-tags: venv  ## evaluate the hidden-tag models → $(REPORTS)/missing_tags.{md,json,png}
+	$(PY) -m training.hide_tags --data $(WORLD) --runs $(RUNS) --shares $(HIDE_SHARES) \
+	  --out $(REPORTS)
 
-benchmark: venv  ## evaluate the bundle and everything in $(RUNS) → reports/benchmark.{md,json,png}
-	$(PY) -m training.evaluate --data $(WORLD) --bundle assets/demo --runs $(RUNS)
+benchmark: venv  ## evaluate $(BUNDLE) and everything in $(RUNS) → $(REPORTS)/benchmark.*
+	$(PY) -m training.evaluate --data $(WORLD) --bundle $(BUNDLE) --runs $(RUNS) --out $(REPORTS)
+
+# Issue 12, item 4: the same commands on a world of another seed, e.g.
+#   make world baselines apron bundle benchmark WORLD=data/world_seed1 WORLD_SEED=1 \
+#     RUNS=runs/seed1 BUNDLE=runs/seed1/shipped REPORTS=reports/seed1 CLIPS=runs/seed1/clips
 
 msd: venv  ## Million Song Dataset files in data/msd/raw → data/msd/prepared (docs/msd.md)
 	$(PY) -m training.prepare_msd --msd-dir data/msd/raw

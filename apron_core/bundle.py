@@ -30,6 +30,7 @@ from apron_core.encoders import Encoder, load_encoder
 from apron_core.errors import DataError
 from apron_core.model import Apron, ApronConfig
 from apron_core.prototypes import Prototype
+from apron_core.saved_models import load_saved_model
 from apron_core.steering import GroundedSteering, SteeringConfig
 from apron_core.tags import K, tag_matrix
 
@@ -206,9 +207,7 @@ def load_bundle(path: Path, *, device: str | torch.device = "cpu") -> Bundle:
             cfg = ApronConfig.from_dict(meta["model"])
             weights = load_file(str(path / "model.safetensors"))
         else:
-            from apron_core.baselines import load_baseline
-
-            steering = load_baseline(path / "model", device=device)
+            steering = load_saved_model(path / "model", device=device)
             cfg = steering.config
         catalog = pd.read_json(path / "catalog.jsonl", lines=True, dtype={"song_id": str})
         protos = [

@@ -43,11 +43,13 @@ import scipy.sparse as sp
 import torch
 from safetensors.numpy import load_file
 
+from apron_core.baselines import make_baseline
 from apron_core.baselines.base import (
     SCORE_BATCH_USERS,
     WEIGHTS_FILE,
     Baseline,
     config_from_dict,
+    validation_ndcg,
 )
 from apron_core.checks import (
     check_int,
@@ -181,8 +183,6 @@ class GroundedSteering(Baseline):
         progress: bool = True,
     ) -> GroundedSteering:
         """Fit the bases not given by :meth:`use_bases`, then the grounding."""
-        from apron_core.baselines import make_baseline
-
         if self.songs is None:
             raise ConfigError("call set_catalog(songs, prototypes, song_tags) before fit")
         x = check_interaction_matrix(train, name="train", n_songs=self.songs.shape[0])
@@ -206,8 +206,6 @@ class GroundedSteering(Baseline):
         self.training = {"seed": seed, "grounding_seconds": result.seconds}
         self._affinity = None
         if valid is not None:
-            from apron_core.baselines.base import validation_ndcg
-
             self.training["val_ndcg@100"] = validation_ndcg(self, *valid)
         return self
 
@@ -316,18 +314,29 @@ class GroundedSteering(Baseline):
         return out
 
     @classmethod
-    def _from_dir(cls, in_dir: Path, meta: dict[str, Any], device: torch.device) -> Baseline:
-        from apron_core.baselines import load_baseline
+    def base_dirs(cls, meta: dict[str, Any]) -> list[str]:
+        """The subfolders holding the bases of a saved model, in the order of
+        ``config.bases`` (apron_core.saved_models restores them first)."""
+        return [BASE_DIR.format(i) for i in range(len(meta.get("config", {}).get("bases", ())))]
 
+    @classmethod
+    def from_bases(
+        cls, in_dir: Path, meta: dict[str, Any], bases: list[Baseline], device: torch.device
+    ) -> GroundedSteering:
+        """The saved model of ``in_dir`` around its restored ``bases``."""
         model = cls(config_from_dict(cls.config_cls, meta.get("config", {})))
         model.n_items = int(meta["n_items"])
         model.training = meta.get("training", {})
         model._restore(load_file(str(in_dir / WEIGHTS_FILE)), device)
-        model.bases = [
-            load_baseline(in_dir / BASE_DIR.format(i), device=device)
-            for i in range(len(model.config.bases))
-        ]
-        return model
+        return model.use_bases(bases)
+
+    @classmethod
+    def _from_dir(cls, in_dir: Path, meta: dict[str, Any], device: torch.device) -> Baseline:
+        # Never called: its bases live in subfolders that only the registry above both
+        # packages can restore.
+        raise TypeError(
+            "GroundedSteering is restored with apron_core.saved_models.load_saved_model(dir)"
+        )
 
     def with_config(self, **overrides: Any) -> GroundedSteering:
         """The same fitted parts under another steering config (β, floor, observed, …);

@@ -8,10 +8,11 @@ import scipy.sparse as sp
 import torch
 
 from apron_core import metrics
-from apron_core.baselines import EASE, load_baseline
+from apron_core.baselines import EASE
 from apron_core.encoders import get_encoder
 from apron_core.engine import Engine
 from apron_core.errors import ConfigError, DataError
+from apron_core.saved_models import load_saved_model
 from apron_core.steering import (
     GroundedSteering,
     SteeringConfig,
@@ -160,7 +161,7 @@ def test_stronger_beta_steers_harder(model, world) -> None:
 def test_save_and_load(model, world, tmp_path) -> None:
     x = world[4][250:]
     model.save(tmp_path / "gs")
-    back = load_baseline(tmp_path / "gs", device="cpu")
+    back = load_saved_model(tmp_path / "gs", device="cpu")
     assert isinstance(back, GroundedSteering) and back.config == model.config
     p = metrics.scale_tag_rows(model.profiles(x), np.zeros(len(x.indptr) - 1, int), 2.0)
     np.testing.assert_allclose(

@@ -115,19 +115,20 @@ def test_steering_from_training_to_the_engine(tmp_path, capsys):
     _ok(train_cli.main([*data, *recvae, "--output", str(runs / "recvae")]), capsys)
     _ok(
         tune_cli.main(
-            [*data, "--runs", str(runs), "--betas", "1", "3", "--ease-weights", "0.5",
+            [*data, "--runs", str(runs), "--betas", "0", "3", "--ease-weights", "0.5",
              "--response-users", "5", "--out", str(tmp_path / "tune")]
         ),
         capsys,
     )  # fmt: skip
     tuned = json.loads((tmp_path / "tune" / "steering_tuning.json").read_text())
     assert [r["setting"] for r in tuned] == [
-        "RecVAE base, β=1",
+        "RecVAE base, β=0",
         "RecVAE base, β=3",
         "RecVAE + 0.5 × EASE base (accuracy only)",
     ]
     assert tuned[0]["ndcg@100"] == tuned[1]["ndcg@100"]  # β never moves an unedited list
-    assert tuned[1]["relative_observed"] > tuned[0]["relative_observed"]
+    assert tuned[0]["relative_observed"] == 0.0  # β = 0: the sliders do nothing
+    assert tuned[1]["relative_observed"] > 0.2
 
     engine = Engine.load(shipped, device="cpu")
     assert engine.kind == "grounded-steering"

@@ -101,10 +101,16 @@ def markdown(rows: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _short(path: Path | None) -> str:
+    """A path for a message: its last 80 characters (the end names the run)."""
+    text = str(path)
+    return text if len(text) <= 80 else "…" + text[-79:]
+
+
 def _require_run(runs: Path, name: str, hint: str) -> Path:
     d = runs / name
     if not (d / "config.json").is_file():
-        raise ConfigError(f"no saved model in {str(d)[:80]}: {hint}")
+        raise ConfigError(f"no saved model in {_short(d)}: {hint}")
     return d
 
 
@@ -130,7 +136,7 @@ def run(args: argparse.Namespace) -> int:
     for d, base in ((recvae_dir, recvae), (ease_dir, ease)):
         if base is not None and base.n_items != ds.n_songs:
             raise ConfigError(
-                f"{str(d)[:80]} scores {base.n_items} songs, the data has {ds.n_songs}: "
+                f"{_short(d)} scores {base.n_items} songs, the data has {ds.n_songs}: "
                 "train the bases on the same data"
             )
     model = GroundedSteering(bases=("recvae",)).use_bases([recvae])
