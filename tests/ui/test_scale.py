@@ -83,6 +83,12 @@ def test_thumbs_a_hand_can_reach_on_the_demo_listeners():
         counted_mask = scale.within_shares(w) >= scale.THUMB_MIN_SHARE
         old = w[counted_mask]  # the old slider position: the share of the whole profile
         linear.append(float(np.mean((old >= 0.05) & (old <= 0.95))))
+    print(  # the figure for the closing note (shown with -s)
+        f"thumbs ≥ {scale.THUMB_MARGIN:.0%} from either end, of the tags with ≥ "
+        f"{scale.THUMB_MIN_SHARE:.1%} of their category, over {len(fractions)} demo "
+        f"listeners: median {np.median(fractions):.1%}, least {min(fractions):.1%}; "
+        f"on the linear 0-100 % sliders: median {np.median(linear):.1%}"
+    )
     assert np.median(fractions) >= 0.90
     assert min(fractions) >= 0.9
     assert np.median(linear) < 0.1  # the problem the scale solves
