@@ -194,25 +194,42 @@ def tag_mix_figures(
     return {c: tag_mix_figure(profile, mix, k, c, before) for c in CATEGORIES}
 
 
-def figure_json(figures: dict[str, dict]) -> str:
-    """The compact JSON a chart component receives (category → figure)."""
-    return json.dumps(figures, separators=(",", ":"))
+def figure_json(figures: dict[str, dict], open_category: str | None = None) -> str:
+    """The compact JSON a chart component receives (category → figure), with "open":
+    the category the page turns to with this value (a typed command's), if any."""
+    doc = figures if open_category is None else {**figures, "open": open_category}
+    return json.dumps(doc, separators=(",", ":"))
 
 
 # Draws the open category (window.__apronCategory, kept by the page script) on load, on
 # every new value and when another slider tab opens: one Plotly.react each time, and
 # only while the chart is on screen (an off-screen chart draws when scrolled into view).
+# A value that names a category to open (a typed command's) turns the page to it before
+# anything is drawn, so each chart draws once, in the new category.
 _DRAW_JS = """
 let visible = false, pending = true;
+let seen = null, all = null;  // the last value, parsed
+let drawnValue = null, drawnCategory = null;  // what is on screen: not drawn twice
 const draw = () => {
   const box = element.querySelector('.apron-chart');
   const v = props.value;
   if (!box || !v || !window.Plotly) return;
   pending = false;
-  const all = typeof v === 'string' ? JSON.parse(v) : v;
+  if (v !== seen) {
+    seen = v;
+    all = typeof v === 'string' ? JSON.parse(v) : v;
+    if (all.open && all.open !== window.__apronCategory) {
+      window.__apronCategory = all.open;
+      // the sliders and both charts follow, this one too (it draws then)
+      document.dispatchEvent(new Event('apron-category'));
+      return;
+    }
+  }
   const cat = window.__apronCategory || 'era';
   const fig = all[cat] || all.era;
-  if (!fig) return;
+  if (!fig || (drawnValue === v && drawnCategory === cat)) return;
+  drawnValue = v;
+  drawnCategory = cat;
   box.dataset.category = cat;
   const config = Object.assign({responsive: true}, fig.config || {});
   window.Plotly.react(box, fig.data, fig.layout, config);

@@ -66,11 +66,12 @@ def view_outputs(view: View, *, toast: bool = True) -> list:
     `toast` also pops them up (queued events only: an unqueued one cannot show toasts)."""
     if toast:
         warn_all(view.notes)
+    opens = view.steer.get("open")  # a typed command's category: the charts turn to it too
     return [
         view.session,
         view.recs_html,
-        figure_json(view.radar),
-        figure_json(view.tagmix),
+        figure_json(view.radar, opens),
+        figure_json(view.tagmix, opens),
         steer_json(view.steer),
     ]
 

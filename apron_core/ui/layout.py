@@ -82,11 +82,17 @@ def build_app(ctx: AppContext) -> gr.Blocks:
 
 
 def launch_options(ctx: AppContext) -> dict:
-    """Keyword arguments for demo.launch(): the page's CSS/script and the upload cap."""
+    """Keyword arguments for demo.launch(): the page's CSS/script and the upload cap.
+    Gradio's run history is off: it stores every public event's inputs and outputs (the
+    list HTML and both figures, ~40 kB) in the browser's localStorage, rewriting up to
+    100 runs as one JSON string before and after each event — ~80 ms a typed command on
+    the development machine (reports/app_benchmarks.md); the share link and the export
+    already carry the profile."""
     return {
         "css": CSS,
         "head": head_html(),
         "max_file_size": ctx.config.audio.max_upload_bytes,
         "allowed_paths": [],
         "footer_links": ["api"],
+        "run_history": False,
     }

@@ -26,6 +26,8 @@ const keyOf = (t) => (t.dataset.tag !== undefined ? 'tag:' + t.dataset.tag : 'ca
 
 // ---------------------------------------------------------------- the DOM, built once
 const open0 = window.__apronCategory || 'era';
+let shown = open0;  // the tab this panel shows
+let openedRev = null;  // the payload whose "open" was applied (once: the visitor may turn away)
 let html = '<div class="steer-bar"><div class="steer-tabs" role="tablist" aria-label="Tag categories">';
 for (const [c, title] of CATS) {
   const on = c === open0;
@@ -82,7 +84,10 @@ function draw() {
   const v = typeof props.value === 'string' ? (props.value ? JSON.parse(props.value) : null) : props.value;
   if (!v || !v.within) return;
   data = v;
-  if (v.open && v.open !== (window.__apronCategory || 'era')) openTab(v.open, false);
+  if (v.open && v.rev !== openedRev) {  // a typed command turns to the category it changed
+    openedRev = v.rev;
+    if (v.open !== shown) openTab(v.open, false);
+  }
   for (const [c, title] of CATS) {
     const pct = 100 * (v.categories[c] || 0);
     const r = root.querySelector('#cat-' + c);
@@ -216,6 +221,7 @@ root.addEventListener('click', (ev) => {
 
 // ---------------------------------------------------------------- tabs (the charts follow)
 function openTab(cat, focus) {
+  shown = cat;
   for (const [c] of CATS) {
     const on = c === cat;
     const tab = root.querySelector('#steer-tab-' + c);
@@ -229,12 +235,17 @@ function openTab(cat, focus) {
     document.dispatchEvent(new Event('apron-category'));
   }
 }
+// the charts may turn first (a typed command's answer reaches them first): follow them
+document.addEventListener('apron-category', () => {
+  const cat = window.__apronCategory;
+  if (cat && cat !== shown) openTab(cat, false);
+});
 root.querySelector('.steer-tabs').addEventListener('keydown', (ev) => {
   const keys = {ArrowRight: 1, ArrowLeft: -1, Home: -99, End: 99};
   if (!(ev.key in keys)) return;
   ev.preventDefault();
   const names = CATS.map(([c]) => c);
-  const now = names.indexOf(window.__apronCategory || 'era');
+  const now = names.indexOf(shown);
   const k = keys[ev.key];
   const next = Math.abs(k) === 99 ? (k < 0 ? 0 : names.length - 1) : (now + k + names.length) % names.length;
   openTab(names[next], true);

@@ -26,6 +26,7 @@ from benchmarks.bench_browser import (
     slider_range,
     song_ids,
     type_command,
+    wait_charts,
 )
 from tests.ui.conftest import load, slider_values, wait_heading, wait_new_list
 
@@ -287,12 +288,45 @@ def test_a_typed_command_applies_as_one_edit(open_tab, app: AppProcess):
     echo = page.locator("#command-echo .echo")
     expect(echo).to_have_text("Understood: jazz ×2, no 1980s.")
     wait_new_list(page, before)
+    # Gradio's run history is off: it rewrote every public event's outputs into
+    # localStorage (~80 ms a command; layout.launch_options)
+    stored = "() => Object.keys(localStorage).filter((k) => k.startsWith('gradio:run-history'))"
+    assert page.evaluate(stored) == []
     page.wait_for_function("() => document.querySelector('#share-1980s').value === '0.00'")
     expect(page.locator("#steer-tab-genre")).to_have_attribute("aria-selected", "true")
     expect(page.locator("#undo")).to_be_enabled()
     page.locator("#undo").click()  # one command, one undo step
     page.wait_for_function("() => document.querySelector('#share-1980s').value !== '0.00'")
     expect(page.locator("#undo")).to_be_disabled()
+
+
+def test_a_typed_command_draws_each_chart_once_in_its_category(open_tab, app: AppProcess):
+    """The answer names the category to open: the charts turn to it before drawing, not
+    after drawing the old tab first (two Plotly.react per chart, measured as time)."""
+    page = load(open_tab(), app.url)
+    wait_charts(page, "era")
+    page.evaluate(
+        """() => {
+             const react = window.Plotly.react;
+             window.__reacts = [];
+             window.Plotly.react = function (box, ...rest) {
+               window.__reacts.push(box.closest('#radar, #tagmix').id + ':' + box.dataset.category);
+               return react.call(this, box, ...rest);
+             };
+           }"""
+    )
+    before = song_ids(page)
+    type_command(page, "much more jazz")
+    wait_new_list(page, before)
+    wait_charts(page, "genre")
+    _next_frame(page)
+    assert sorted(page.evaluate("() => window.__reacts")) == ["radar:genre", "tagmix:genre"]
+    expect(page.locator("#steer-tab-genre")).to_have_attribute("aria-selected", "true")
+    # the visitor turns to another tab: the last answer does not turn the page back
+    open_category(page, "mood")
+    _next_frame(page)
+    expect(page.locator("#steer-tab-mood")).to_have_attribute("aria-selected", "true")
+    assert page.locator("#radar .apron-chart").get_attribute("data-category") == "mood"
 
 
 def test_an_unknown_word_is_named_with_the_nearest_tags(open_tab, app: AppProcess):
