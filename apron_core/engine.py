@@ -7,7 +7,7 @@ the layers of f, the song–tag matrix, and f at the reference profile 0. After 
 engine holds no mutable state, so one instance serves every user from any thread.
 
 Per-head models (``per_head_profile=True``): the app works with the 80 slider weights
-(the head mean). A profile given as 80 numbers is used for every head, as DESIGN.md §2
+(the head mean). A profile given as 80 numbers is used for every head, as docs/design.md §3
 says of a profile built from sliders alone; with one weight vector in every head,
 u = concat_h Σ_k ŵ_k v_h(P_k) = Σ_k ŵ_k P̃_k, the same formula as the head-mean model.
 
@@ -19,6 +19,12 @@ in ŵ and f's layers are linear maps and element-wise activations, the contribut
 song add up to score(ŵ) − score(0) exactly (up to float rounding), and a prototype whose
 weight is 0 contributes nothing. It costs one backward product through f's small layers
 for the k shown songs: negligible beside scoring the catalog.
+
+A grounded-steering bundle (apron_core/steering.py) runs through the same calls: its
+profile is the history's mean grounded affinity, ``recommend`` reads the listener's
+catalog history (``history=``; by default the excluded songs, which is what the app
+passes: the listener's own songs) for the collaborative base, and its explanations split
+the score exactly over the prototypes against the uniform profile (steering.py's doc).
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ from apron_core.checks import check_int, check_profile, quote, resolve_device
 from apron_core.encoders import Encoder
 from apron_core.errors import ConfigError, DataError
 from apron_core.model import Apron
+from apron_core.steering import GroundedSteering, SteeredInference
 from apron_core.tags import TAG_NAMES, K
 
 _ELEMENTWISE = (nn.Tanh, nn.ReLU, nn.GELU, nn.Sigmoid, nn.SiLU, nn.LeakyReLU, nn.ELU)
@@ -118,8 +125,8 @@ class Engine:
     def __init__(self, bundle: Bundle, *, device: str | torch.device | None = None) -> None:
         self.bundle = bundle
         self.device = resolve_device(device)
-        model: Apron = bundle.model.to(self.device).eval()
-        n = model.cfg.n_songs
+        steered = isinstance(bundle.model, GroundedSteering)
+        n = bundle.model.n_items if steered else bundle.model.cfg.n_songs
         ids = [str(s) for s in bundle.catalog["song_id"]]
         if len(ids) != n or bundle.song_tags.shape != (n, K):
             raise DataError(
@@ -132,7 +139,15 @@ class Engine:
         self.song_ids = ids
         self.tag_names = list(TAG_NAMES)
         self._index = {s: i for i, s in enumerate(ids)}
+        self._song_tags = torch.as_tensor(bundle.song_tags, dtype=torch.float32).to(self.device)
+        self._steered: SteeredInference | None = None
+        if steered:
+            self._steered = SteeredInference(bundle.model, self.device)
+            self._emb_dim = int(bundle.model.prototypes.shape[1])
+            return
+        model: Apron = bundle.model.to(self.device).eval()
         self._model = model
+        self._emb_dim = model.cfg.emb_dim
         with torch.inference_mode():
             self._song_weights = model.song_head_weights().mean(0).contiguous()  # (N, K)
             self._values = model.values().flatten(1).contiguous()  # P̃: (K, d)
@@ -141,7 +156,6 @@ class Engine:
                 torch.zeros(1, self._values.shape[1], device=self.device)
             )
             self._ref_scores = ref[0]  # (N,) logits at the reference profile 0
-        self._song_tags = torch.as_tensor(bundle.song_tags, dtype=torch.float32).to(self.device)
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -150,10 +164,15 @@ class Engine:
         dev = resolve_device(device)
         return cls(load_bundle(Path(bundle_dir), device=dev), device=dev)
 
+    @property
+    def kind(self) -> str:
+        """ "apron" or "grounded-steering" (the bundle's model kind)."""
+        return "apron" if self._steered is None else "grounded-steering"
+
     @classmethod
     def from_parts(
         cls,
-        model: Apron,
+        model: Apron | GroundedSteering,
         song_ids: Sequence[str],
         song_tags: np.ndarray,
         *,
@@ -165,7 +184,7 @@ class Engine:
         catalog = pd.DataFrame({"song_id": [str(s) for s in song_ids]})
         bundle = Bundle(
             model=model,
-            config=model.cfg,
+            config=model.config if isinstance(model, GroundedSteering) else model.cfg,
             meta={},
             catalog=catalog,
             song_tags=np.asarray(song_tags, dtype=np.float32),
@@ -208,6 +227,11 @@ class Engine:
                 "the history is empty: pick at least one song from the catalog or upload audio"
             )
         with torch.inference_mode():
+            if self._steered is not None:  # the history's grounded tag mass, normalized
+                p = self._steered.profile_mass(rows, emb).cpu().numpy()
+                if p.sum() <= 0:
+                    return np.full(K, 1.0 / K)
+                return p / p.sum()
             total = torch.zeros(K, dtype=torch.float64, device=self.device)
             count = 0
             if rows.size:
@@ -224,7 +248,7 @@ class Engine:
     def _check_embeddings(self, embeddings: np.ndarray | None) -> np.ndarray | None:
         if embeddings is None:
             return None
-        d = self._model.cfg.emb_dim
+        d = self._emb_dim
         try:
             x = np.asarray(embeddings, dtype=np.float32)
         except (TypeError, ValueError) as e:
@@ -269,26 +293,39 @@ class Engine:
         exclude: Sequence[str] | str = (),
         *,
         explain: bool = True,
+        history: Sequence[str] | str | None = None,
     ) -> Recommendation:
         """Top-k songs for a (possibly edited) profile, never one of ``exclude``, with
-        their tag mix and, if ``explain``, why each one is there."""
+        their tag mix and, if ``explain``, why each one is there. ``history``: the
+        listener's catalog songs, read by a model with a collaborative part (default: the
+        excluded songs); APRON reads the profile alone."""
         p = check_profile(profile, normalize=True)
         excluded = self._exclusion(exclude)
         limit = self.n_songs - excluded.size
         context = f"{self.n_songs} songs, {excluded.size} excluded"
         k = check_int(k, name="k", minimum=1, maximum=limit, context=context)
+        rows = excluded if history is None else self._exclusion(history)
         with torch.inference_mode():
             w = torch.as_tensor(p, dtype=torch.float32, device=self.device)
-            u = (w @ self._values)[None]  # (1, d)
-            pre, post, logits = self._run(u)
-            scores = logits[0]  # (N,)
+            if self._steered is None:
+                u = (w @ self._values)[None]  # (1, d)
+                pre, post, logits = self._run(u)
+                scores = logits[0]  # (N,)
+            else:
+                exact = torch.as_tensor(p, dtype=torch.float64, device=self.device)
+                scores, ctx = self._steered.scores(exact, rows)
             if excluded.size:
                 scores = scores.index_fill(
                     0, torch.as_tensor(excluded, device=self.device), -math.inf
                 )
             top_scores, top = torch.topk(scores, k)
             counts = self._song_tags.index_select(0, top).sum(0)
-            explanations = self._explain(w, top, top_scores, pre, post) if explain else []
+            if not explain:
+                explanations = []
+            elif self._steered is None:
+                explanations = self._explain(w, top, top_scores, pre, post)
+            else:
+                explanations = self._explain_steered(top, top_scores, ctx)
             mix = counts / counts.sum().clamp_min(1e-12)
             indices = top.cpu().numpy()
             out_scores = top_scores.cpu().numpy()
@@ -303,17 +340,33 @@ class Engine:
 
     # ------------------------------------------------------------------ explanations
     def explain(
-        self, song_id: str, profile: Sequence[float] | np.ndarray, top: int = 3
+        self,
+        song_id: str,
+        profile: Sequence[float] | np.ndarray,
+        top: int = 3,
+        *,
+        history: Sequence[str] | str = (),
     ) -> Explanation:
-        """Why ``song_id`` scores what it does under ``profile`` (see the module doc)."""
+        """Why ``song_id`` scores what it does under ``profile`` (see the module doc);
+        ``history`` as in :meth:`recommend`."""
         p = check_profile(profile, normalize=True)
         row = self.song_index([song_id])
         top = check_int(top, name="top", minimum=1)
         with torch.inference_mode():
             w = torch.as_tensor(p, dtype=torch.float32, device=self.device)
-            pre, post, logits = self._run((w @ self._values)[None])
             idx = torch.as_tensor(row, device=self.device)
+            if self._steered is not None:
+                exact = torch.as_tensor(p, dtype=torch.float64, device=self.device)
+                scores, ctx = self._steered.scores(exact, self._exclusion(history))
+                return self._explain_steered(idx, scores[idx], ctx, top=top)[0]
+            pre, post, logits = self._run((w @ self._values)[None])
             return self._explain(w, idx, logits[0, idx], pre, post, top=top)[0]
+
+    def _explain_steered(
+        self, idx: torch.Tensor, scores: torch.Tensor, ctx: dict, top: int = 3
+    ) -> list[Explanation]:
+        contrib, base = self._steered.explain(idx, ctx)
+        return self._explanations(idx, scores, contrib.cpu().numpy(), base.cpu().numpy(), top)
 
     def _explain(
         self,
@@ -340,8 +393,15 @@ class Engine:
                 g = g * slope  # secant multiplier of each unit
         contrib = (g @ self._values.t()) * w  # (B, K): Δŵ_k · multiplier · P̃_k
         base = self._ref_scores.index_select(0, idx)
-        c_np = contrib.double().cpu().numpy()  # (B, K)
-        s_np, b_np, rows = scores.cpu().numpy(), base.cpu().numpy(), idx.cpu().numpy()
+        return self._explanations(
+            idx, scores, contrib.double().cpu().numpy(), base.cpu().numpy(), top
+        )
+
+    def _explanations(
+        self, idx: torch.Tensor, scores: torch.Tensor, c_np: np.ndarray, b_np: np.ndarray, top: int
+    ) -> list[Explanation]:
+        """Explanations from contributions (B, K) and baseline scores (B,)."""
+        s_np, rows = scores.cpu().numpy(), idx.cpu().numpy()
         positive = np.clip(c_np, 0.0, None)
         total = positive.sum(1, keepdims=True)  # (B, 1)
         shares = np.divide(positive, total, out=np.zeros_like(positive), where=total > 0)

@@ -1,10 +1,11 @@
 """One evaluation for every model: accuracy, controllability (observed tags and ground truth),
-and response, on the same held-out users with the same metric code (DESIGN.md §3).
+and response, on the same held-out users with the same metric code (docs/design.md §4).
 
 A model enters as a :class:`Candidate`: how it scores fold-in histories, what its
 profile of a user is, and how it scores an edited profile. Plain baselines ignore
 the profile, so their Δ is 0 by construction; "EASE + tag filter" edits a tag profile
-built from the observed tags of the user's history.
+built from the observed tags of the user's history; grounded steering edits its grounded
+profile of the history (apron_core/steering.py).
 """
 
 from __future__ import annotations
@@ -65,6 +66,13 @@ def baseline_candidate(name: str, model, *, tag_profiles: Callable | None = None
         scorer=lambda x: lambda p: model.score_with_control(x, p),
         steerable=hasattr(model, "profiles"),  # TagFilter, MacridVAEs: they read the profile
     )
+
+
+def bundle_candidate(bundle, device: torch.device, name: str) -> Candidate:
+    """The candidate of a bundle of either kind (APRON or grounded steering)."""
+    if bundle.kind == "apron":
+        return apron_candidate(bundle.model, device, name)
+    return baseline_candidate(name, bundle.model)
 
 
 def evaluate_candidate(

@@ -1,4 +1,4 @@
-"""Evaluation metrics (DESIGN.md §3): accuracy, per-tag NDCG, controllability, response.
+"""Evaluation metrics (docs/design.md §4): accuracy, per-tag NDCG, controllability, response.
 
 Pure functions over numpy arrays, in the style of the vae_cf / RecVAE ``utils``:
 ``scores`` is a float array (U, N), higher is better, ``-inf`` marks a masked
@@ -23,7 +23,7 @@ so the full (U, N) problem never needs more than one chunk of temporaries.
 
 Controllability and response take the model as a callable
 ``score_profiles(profiles) -> scores`` (unmasked scores; fold-in is masked here).
-Profiles are (U, 80) tag weights, or (U, H, 80) for a per-head model (DESIGN §2
+Profiles are (U, 80) tag weights, or (U, H, 80) for a per-head model (docs/design.md §3
 option); the head mean is what the sliders show and picks a listener's top tags.
 """
 
@@ -386,7 +386,7 @@ def evaluate_accuracy(
     heldout: Binary,
     ks: Sequence[int] = (20, 50, 100),
 ) -> dict[str, float]:
-    """Mean ``ndcg@k`` and ``recall@k`` for each k in ``ks`` (default gives the DESIGN trio
+    """Mean ``ndcg@k`` and ``recall@k`` for each k in ``ks`` (default gives the usual trio
     ndcg@100, recall@20, recall@50), after masking fold-in, over users with held-out songs.
 
     ``scores`` is a (U, N) array (float32 is fine, it is read in chunks and never
@@ -445,7 +445,7 @@ def scale_tag_rows(profiles: np.ndarray, tag_idx: np.ndarray, factor: float) -> 
     :func:`apron_core.model.zero_tag_rows`).
 
     Works on (U, 80) profiles and on (U, H, 80) per-head profiles (every head
-    scaled by the same factor, then each head renormalized, DESIGN §2). A row (or
+    scaled by the same factor, then each head renormalized, docs/design.md §3). A row (or
     head) left with no mass comes back as zeros; callers skip those.
     """
     p = np.array(profiles, dtype=np.float64)
@@ -521,7 +521,7 @@ def _nanmean(x: np.ndarray | None) -> float:
 
 @dataclass
 class ControlReport:
-    """Controllability Δ@k (DESIGN §3) over (user, tag) pairs, overall and per category."""
+    """Controllability Δ@k (docs/design.md §4) over (user, tag) pairs, overall and per category."""
 
     delta: float
     relative: float
@@ -689,7 +689,7 @@ def controllability(
 
 @dataclass
 class ResponseReport:
-    """Share of tag t in the top-k as ŵ_t is scaled (DESIGN §3), and Spearman ρ per tag."""
+    """Share of tag t in the top-k as ŵ_t is scaled (docs/design.md §4), and Spearman ρ per tag."""
 
     scales: tuple[float, ...]
     tags: tuple[int, ...]  # tag indices, in the order of the rows below

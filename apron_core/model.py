@@ -1,6 +1,6 @@
 """APRON: attention over audio prototypes → an editable profile → recommendations.
 
-Read top to bottom (DESIGN.md §2):
+Read top to bottom (docs/design.md §3):
   q_h(x) = x W_Q^h,  k_h(P_k) = v_h(P_k) = P_k W_KV^h          (shared key/value)
   w^h_jk = softmax_k(q_h(x_j)·k_h(P_k) / sqrt(d/H));  w_jk = mean_h w^h_jk
   ŵ_k = mean_j w_jk  (the profile, what the sliders show)

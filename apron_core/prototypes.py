@@ -33,7 +33,7 @@ class Prototype:
     category: str
     song_id: str
     start_s: float  # where the excerpt starts in the song
-    duration_s: float
+    duration_s: float  # 0: no excerpt (yet): the rules choose songs, the data places clips
     rule: str
     plays: int
     file: str  # clip file name inside the prototype folder
@@ -57,9 +57,7 @@ def _clip_file(tag: str) -> str:
     return f"{TAG_NAMES.index(tag):02d}_{safe}.ogg"
 
 
-def select_most_listened(
-    songs: pd.DataFrame, plays: pd.Series, *, song_duration_s: float, clip_s: float = 10.0
-) -> list[Prototype]:
+def select_most_listened(songs: pd.DataFrame, plays: pd.Series) -> list[Prototype]:
     """The paper's rule; ties break by song id so the choice is deterministic."""
     _check_inputs(songs, plays)
     p = plays.reindex(songs["song_id"]).fillna(0).to_numpy()
@@ -68,7 +66,7 @@ def select_most_listened(
         has = songs["tags"].map(lambda ts, t=tag: t in ts).to_numpy()
         cand = np.flatnonzero(has)
         best = cand[np.lexsort((songs["song_id"].to_numpy()[cand], -p[cand]))[0]]
-        out.append(_prototype(tag, songs, p, best, "most_listened", song_duration_s, clip_s))
+        out.append(_prototype(tag, songs, p, best, "most_listened"))
     return out
 
 
@@ -112,8 +110,6 @@ def select_purity_aware(
     plays: pd.Series,
     embeddings: np.ndarray,
     *,
-    song_duration_s: float,
-    clip_s: float = 10.0,
     seed: int = 0,
 ) -> list[Prototype]:
     """Among songs whose observed tags name only this tag in its category and that are at
@@ -146,39 +142,21 @@ def select_purity_aware(
     for tag in sorted(TAG_NAMES, key=lambda t: len(ranked[t])):  # scarce tags choose first
         choice = next((i for i in ranked[tag] if i not in used), ranked[tag][0])
         used.add(int(choice))
-        out.append(_prototype(tag, songs, p, choice, "purity_aware", song_duration_s, clip_s))
+        out.append(_prototype(tag, songs, p, choice, "purity_aware"))
     return sorted(out, key=lambda pr: TAG_NAMES.index(pr.tag))
 
 
-def _z(v: np.ndarray) -> np.ndarray:
-    return (v - v.mean()) / v.std() if len(v) > 1 and v.std() > 0 else np.zeros_like(v)
-
-
-def _prototype(tag, songs, plays, row, rule, song_duration_s, clip_s) -> Prototype:
-    if clip_s > song_duration_s:
-        raise ConfigError(f"clip_s={clip_s} is longer than the songs ({song_duration_s} s)")
+def _prototype(tag: str, songs: pd.DataFrame, plays: np.ndarray, row: int, rule: str) -> Prototype:
     return Prototype(
         tag=tag,
         category=category_of(tag),
         song_id=str(songs["song_id"].iloc[row]),
-        start_s=round((song_duration_s - clip_s) / 2, 3),  # skip the intro, keep the groove
-        duration_s=clip_s,
+        start_s=0.0,
+        duration_s=0.0,
         rule=rule,
         plays=int(plays[row]),
         file=_clip_file(tag),
     )
-
-
-def select(rule: str, songs, plays, embeddings=None, *, song_duration_s, clip_s=10.0):
-    if rule == "most_listened":
-        return select_most_listened(songs, plays, song_duration_s=song_duration_s, clip_s=clip_s)
-    if rule == "purity_aware":
-        if embeddings is None:
-            raise ConfigError("the purity_aware rule needs song embeddings")
-        return select_purity_aware(
-            songs, plays, embeddings, song_duration_s=song_duration_s, clip_s=clip_s
-        )
-    raise ConfigError(f"unknown prototype rule {rule!r}: use one of {RULES}")
 
 
 def export_prototypes(

@@ -1,4 +1,4 @@
-"""The 80 prototype tags of APRON Studio (DESIGN.md §4): names, order and category.
+"""The 80 prototype tags of APRON Studio (docs/design.md §1): names, order and category.
 
 The order is part of the data format: profiles, prototype tables and song-tag
 matrices are indexed by it. Never reorder; append a new table version instead.
@@ -6,7 +6,10 @@ matrices are indexed by it. Never reorder; append a new table version instead.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+
+import numpy as np
 
 from apron_core.errors import ConfigError
 
@@ -95,4 +98,19 @@ def category_indices(category: str) -> list[int]:
 
 
 _CATEGORY_INDICES = {c: tuple(t.index for t in TAGS if t.category == c) for c in CATEGORY_TAGS}
-assert K == 80 and len(_INDEX) == 80, "the tag table must hold 80 distinct tags"
+
+
+def tag_matrix(tag_lists: Sequence[Iterable[str]]) -> np.ndarray:
+    """(N, 80) binary song-tag matrix in the fixed tag order; raises ConfigError on an
+    unknown tag (naming it), since a silently dropped tag would skew every metric."""
+    a = np.zeros((len(tag_lists), K), dtype=np.float32)
+    for row, tags in enumerate(tag_lists):
+        for t in tags:
+            k = _INDEX.get(t)
+            if k is None:
+                raise ConfigError(
+                    f"unknown tag {str(t)[:80]!r} in the tags of song row {row}: use the {K} "
+                    "names of apron_core.tags.TAG_NAMES (map other spellings first)"
+                )
+            a[row, k] = 1.0
+    return a

@@ -2,11 +2,12 @@
 
 The flooder is one session (with a demo listener's profile, so that every edit it gets
 through costs a full recommendation) keeping --parallel requests in flight for --seconds
-(asyncio, one connection per request): the page's unqueued slider release (`--flood
-page`, the default) or the queued `/set_weight` API event (`--flood api`). Meanwhile --honest
-visitors, each its own session, release a random slider about once a second (the page's
-own event). Prints the honest edits' latency p50/p95/max and errors, what the flooder got
-back (answered, refused with 429 "slow down", other), and the server's RSS.
+(asyncio, one connection per request): the page's unqueued steering event, a slider
+release (`--flood page`, the default), or the queued `/set_weight` API event (`--flood
+api`). Meanwhile --honest visitors, each its own session, release a random slider about
+once a second (the page's own steering event). Prints the honest edits' latency
+p50/p95/max and errors, what the flooder got back (answered, refused with 429 "slow
+down", other), and the server's RSS.
 
 python -m benchmarks.bench_flood                      # 500 parallel, 20 honest, 30 s
 python -m benchmarks.bench_flood --flood api --seconds 60
@@ -30,6 +31,7 @@ if __package__ in (None, ""):  # run as a file, not with -m: make the repository
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from apron_core.errors import ApronError
+from apron_core.tags import TAG_NAMES
 from benchmarks._app_process import WARMED_UP, AppProcess, AppProcessConfig
 from benchmarks.bench_load import Endpoints, Results, RssSampler, Session, check_list
 
@@ -39,11 +41,11 @@ TARGET_P95_MS = 300.0
 async def flood(url: str, ep: Endpoints, mode: str, parallel: int, stop: threading.Event,
                 outcomes: Counter) -> None:  # fmt: skip
     """`parallel` workers, each sending the same event again as soon as it is answered."""
-    release = ep.releases["rock"]
     if mode == "page":
         path = "gradio_api/run/predict"
-        body = {"data": [None, 30.0], "event_data": 30.0, "fn_index": release.fn,
-                "trigger_id": release.slider, "session_hash": "flooder"}  # fmt: skip
+        rock = {"kind": "tag", "tag": TAG_NAMES.index("rock"), "percent": 30.0}
+        body = {"data": [None], "event_data": rock, "fn_index": ep.steer_fn,
+                "trigger_id": ep.steer_trigger, "session_hash": "flooder"}  # fmt: skip
     else:
         path = "gradio_api/queue/join"
         body = {"data": [None, "rock", 30.0], "fn_index": ep.set_weight_fn,
@@ -66,7 +68,6 @@ def honest_client(i: int, url: str, ep: Endpoints, seed: int, start: threading.B
                   stop: threading.Event, results: Results) -> None:  # fmt: skip
     rng = np.random.default_rng([seed, i])
     s = Session(url, f"honest{seed}x{i}")
-    tags = sorted(ep.releases)
     try:
         try:
             check_list(s.queued(ep.listener_fn, [ep.listener_ids[i % len(ep.listener_ids)]])[1])
@@ -74,11 +75,12 @@ def honest_client(i: int, url: str, ep: Endpoints, seed: int, start: threading.B
             results.error(e)
         start.wait()
         while not stop.wait(float(rng.uniform(0.5, 1.5))):
-            release = ep.releases[tags[int(rng.integers(len(tags)))]]
+            tag = int(rng.integers(len(TAG_NAMES)))
             value = round(float(rng.uniform(0.5, 40.0)), 2)
+            data = {"kind": "tag", "tag": tag, "percent": value}
             t = time.perf_counter()
             try:
-                out = s.unqueued(release.fn, [None, value], release.slider, value)
+                out = s.unqueued(ep.steer_fn, [None], ep.steer_trigger, data)
                 if not isinstance(out[1], dict):
                     check_list(out[1])
             except Exception as e:  # counted, the run goes on

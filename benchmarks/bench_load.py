@@ -4,13 +4,12 @@ page's own protocol (sse_v3). Counts errors, prints latency p50/p95/max and the 
 resident memory (psutil) from start to end.
 
 Modes (what one edit is):
-* page (default): what the browser sends on a slider release: that slider's unqueued
-  release event (POST run/predict; inputs: the session state and the slider's value).
-  The app's slider catch-up runs in the page; an app whose catch-up is a queued server
-  event gets that called too, and timed separately.
+* page (default): what the browser sends on a slider release: the steering panel's
+  unqueued `steer` event (POST run/predict; input: the session state; event data: the
+  slider and the share it shows, {"kind": "tag", "tag": i, "percent": p}).
 * api: the public `/set_weight` endpoint (the one `Client.view_api()` lists), queued.
 
-Endpoints are found in the app's /config (fn index, slider component ids) and checked
+Endpoints are found in the app's /config (fn index, component ids) and checked
 against /gradio_api/info (what view_api reads), never hard-coded.
 
 python -m benchmarks.bench_load                          # starts app.py on a free port
@@ -40,7 +39,6 @@ if __package__ in (None, ""):  # run as a file, not with -m: make the repository
 
 from apron_core.errors import ApronError
 from apron_core.tags import TAG_NAMES
-from apron_core.ui.prototypes_panel import tag_slug
 from benchmarks._app_process import WARMED_UP, AppProcess, AppProcessConfig
 
 TARGETS = {"errors": 0, "p95_ms": 500.0, "rss_growth_mb": 50.0}
@@ -51,21 +49,13 @@ REQUEST_TIMEOUT_S = 60.0
 
 
 @dataclass(frozen=True)
-class Release:
-    """One slider's release event: its fn index and the slider's component id."""
-
-    fn: int
-    slider: int
-
-
-@dataclass(frozen=True)
 class Endpoints:
     """What the clients call, read from the app's /config."""
 
     listener_fn: int
     listener_ids: tuple[str, ...]
-    releases: dict[str, Release]  # tag → its slider's release event (unqueued)
-    sync_fn: int | None  # a chained slider catch-up (queued), if the app has one
+    steer_fn: int  # the steering panel's slider event (unqueued)
+    steer_trigger: int  # its component
     set_weight_fn: int
     set_weight_trigger: int
 
@@ -81,30 +71,16 @@ class Endpoints:
         deps = config["dependencies"]
         by_name = {d.get("api_name"): d for d in deps}
         comps = {c["id"]: c["props"] for c in config["components"]}
-        slug_to_tag = {tag_slug(t): t for t in TAG_NAMES}
-        releases = {}
-        for d in deps:
-            if len(d["targets"]) != 1 or d["targets"][0][1] != "release":
-                continue
-            cid = d["targets"][0][0]
-            elem = str(comps[cid].get("elem_id", ""))
-            if elem.startswith("slider-") and elem[7:] in slug_to_tag:
-                releases[slug_to_tag[elem[7:]]] = Release(d["id"], cid)
-        if len(releases) != len(TAG_NAMES):
-            raise ApronError(
-                f"expected one release event per slider in {url}config ({len(TAG_NAMES)}), "
-                f"found {len(releases)}"
-            )
-        release_fns = {r.fn for r in releases.values()}
-        sync = [  # a server-side catch-up (a page-side one has no backend function)
-            d["id"] for d in deps if d.get("trigger_after") in release_fns and d.get("backend_fn")
-        ]
+        panel = [cid for cid, props in comps.items() if props.get("elem_id") == "steer"]
+        steer = [d for d in deps if panel and [panel[0], "steer"] in map(list, d["targets"])]
+        if len(steer) != 1:
+            raise ApronError(f"expected one steering event in {url}config, found {len(steer)}")
         select = next(p for p in comps.values() if p.get("elem_id") == "listener-select")
         return cls(
             listener_fn=by_name["listener"]["id"],
             listener_ids=tuple(str(c[1]) for c in select["choices"]),
-            releases=releases,
-            sync_fn=sync[0] if sync else None,
+            steer_fn=steer[0]["id"],
+            steer_trigger=panel[0],
             set_weight_fn=by_name["set_weight"]["id"],
             set_weight_trigger=by_name["set_weight"]["targets"][0][0],
         )
@@ -164,7 +140,6 @@ class Results:
     """Shared by all clients (appends under a lock)."""
 
     edit_ms: list[float] = field(default_factory=list)  # list + charts ready
-    full_ms: list[float] = field(default_factory=list)  # with the slider catch-up
     errors: Counter = field(default_factory=Counter)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -193,7 +168,7 @@ def client_loop(
     """Pick a listener, then edit random sliders to random values until the deadline."""
     rng = np.random.default_rng([seed, i])
     s = Session(url, f"load{seed}x{i}x{rng.integers(1 << 30):x}")
-    tags = sorted(ep.releases)
+    tags = list(range(len(TAG_NAMES)))
     try:
         listener = ep.listener_ids[int(rng.integers(len(ep.listener_ids)))]
         try:
@@ -209,25 +184,19 @@ def client_loop(
             t = time.perf_counter()
             try:
                 if mode == "page":
-                    release = ep.releases[tag]
-                    out = s.unqueued(release.fn, [None, value], release.slider, value)
-                    edit = time.perf_counter() - t
-                    if out[1] is not None and not isinstance(out[1], dict):
-                        check_list(out[1])  # (a skipped output comes as an update dict)
-                    if ep.sync_fn is not None:
-                        s.queued(ep.sync_fn, [None], release.slider)
+                    data = {"kind": "tag", "tag": tag, "percent": value}
+                    out = s.unqueued(ep.steer_fn, [None], ep.steer_trigger, data)
                 else:
-                    out = s.queued(ep.set_weight_fn, [None, tag, value], ep.set_weight_trigger)
-                    edit = time.perf_counter() - t
-                    if not isinstance(out[1], dict):
-                        check_list(out[1])
-                full = time.perf_counter() - t
+                    name = TAG_NAMES[tag]
+                    out = s.queued(ep.set_weight_fn, [None, name, value], ep.set_weight_trigger)
+                edit = time.perf_counter() - t
+                if not isinstance(out[1], dict):  # (a skipped output comes as an update dict)
+                    check_list(out[1])
             except Exception as e:  # counted, as above
                 results.error(e)
                 continue
             with results.lock:
                 results.edit_ms.append(edit * 1e3)
-                results.full_ms.append(full * 1e3)
     finally:
         s.close()
 
@@ -265,8 +234,8 @@ def run(args: argparse.Namespace, url: str, pid: int | None) -> int:
     # one warm-up visitor so lazy imports and first-call costs are not counted as growth
     warm = Session(url, f"warmup{args.seed}")
     warm.queued(ep.listener_fn, [ep.listener_ids[0]])
-    rock = ep.releases["rock"]
-    warm.unqueued(rock.fn, [None, 12.5], rock.slider, 12.5)
+    rock = {"kind": "tag", "tag": TAG_NAMES.index("rock"), "percent": 12.5}
+    warm.unqueued(ep.steer_fn, [None], ep.steer_trigger, rock)
     warm.close()
     sampler = RssSampler(pid)
     rss_start = sampler.rss_mb()
@@ -299,9 +268,7 @@ def run(args: argparse.Namespace, url: str, pid: int | None) -> int:
     rss_end = sampler.rss_mb()
     cpu1 = me.cpu_times()
     client_cpu = (cpu1.user + cpu1.system - cpu0.user - cpu0.system) / args.seconds
-    return report(
-        args, results, rss_start, rss_end, sampler.samples, client_cpu, ep.sync_fn is not None
-    )
+    return report(args, results, rss_start, rss_end, sampler.samples, client_cpu)
 
 
 def report(
@@ -311,14 +278,11 @@ def report(
     rss_end: float,
     rss_series: list[float],
     client_cpu: float,
-    queued_catch_up: bool,
 ) -> int:
     n_err = sum(r.errors.values())
     growth = rss_end - rss_start
     edit_label = "release → list + charts" if args.mode == "page" else "/set_weight call"
     rows = [(edit_label, r.edit_ms)]
-    if args.mode == "page" and queued_catch_up:
-        rows.append(("… + slider catch-up (queued)", r.full_ms))
     lines = ["| latency (ms) | edits | p50 | p95 | max |", "|---|---:|---:|---:|---:|"]
     for label, v in rows:
         if v:

@@ -72,7 +72,8 @@ def main(argv: list[str] | None = None) -> int:
     import psutil
     import torch
 
-    from apron_core.encoders.mert import MERT_95M_ARCH, MERT_SR, TINY_ARCH, write_random_checkpoint
+    from apron_core.encoders.mert import MERT_95M_ARCH, MERT_SR, TINY_ARCH
+    from tests.encoders.mert_checkpoints import write_random_checkpoint
 
     torch.set_num_threads(a.threads)
     rng = np.random.default_rng(a.seed)

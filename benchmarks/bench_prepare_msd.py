@@ -82,7 +82,7 @@ def measured_log(sampler: RssSampler):
 def _generate(folder: str, cfg_dict: dict) -> None:
     """In a child process, so the generator's memory does not count against the stages."""
     from apron_core.sources.generic import Embeddings, write_embeddings
-    from apron_core.sources.synthetic_msd import SyntheticMsdConfig, write_synthetic_msd
+    from benchmarks.synthetic_msd import SyntheticMsdConfig, write_synthetic_msd
 
     info = write_synthetic_msd(folder, SyntheticMsdConfig(**cfg_dict), progress=True)
     lines = (Path(folder) / "unique_tracks.txt").read_text().splitlines()

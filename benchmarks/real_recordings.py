@@ -362,25 +362,32 @@ def cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def encoder_scores(
-    name: str, config: dict, signals: Signals, *, standardize_by: str = "prototypes"
+    name: str,
+    config: dict,
+    signals: Signals,
+    *,
+    standardize_by: str = "prototypes",
+    prototypes_dir: Path = PROTOTYPES_DIR,
 ) -> Scored:
     """Cosine similarity to each prototype clip in the encoder's standardized raw space."""
     from apron_core.audio import load_audio
     from apron_core.encoders import get_encoder
 
     enc = get_encoder(name, **config)
-    clips = [load_audio(p, sr=enc.sr) for p in prototype_clips()]
+    clips = [load_audio(p, sr=enc.sr) for p in prototype_clips(prototypes_dir)]
     proto = raw_features(enc, clips, f"encoding the 80 prototype clips with {name}")  # (80, D)
     rec = raw_features(enc, signals.at(enc.sr), f"encoding the recordings with {name}")
     ref = proto if standardize_by == "prototypes" else np.concatenate([proto, rec])
     scores = cosine(standardize(rec, ref), standardize(proto, ref))  # (N, 80)
     label = "the 80 clips" if standardize_by == "prototypes" else "the clips and recordings"
     cfg = "".join(f" {k}={v}" for k, v in config.items())
+    clips_of = "" if Path(prototypes_dir) == PROTOTYPES_DIR else f", clips of {prototypes_dir}"
     return Scored(
-        name=f"encoder {name}{cfg} (standardized by {standardize_by})",
+        name=f"encoder {name}{cfg} (standardized by {standardize_by}{clips_of})",
         kind="encoder",
         encoder=name,
-        how=f"cosine to each prototype clip's raw features, z-scored by the mean/std of {label}",
+        how=f"cosine to each prototype clip's raw features ({prototypes_dir}), z-scored by the "
+        f"mean/std of {label}",
         scores=scores,
     )
 
@@ -659,6 +666,13 @@ def build_parser() -> argparse.ArgumentParser:
         default="prototypes",
         help="statistics for --encoder: the 80 clips (default) or clips + recordings",
     )
+    p.add_argument(
+        "--prototypes-dir",
+        type=Path,
+        default=PROTOTYPES_DIR,
+        help=f"the 80 clips --encoder compares with (default {PROTOTYPES_DIR}; a world built "
+        "with another encoder exports its own with build_world --prototypes-dir)",
+    )
     p.add_argument("--manifest", type=Path, default=MANIFEST, help="recordings and labels")
     p.add_argument(
         "--cache", type=Path, default=DEFAULT_CACHE, help=f"audio cache (default {DEFAULT_CACHE})"
@@ -713,7 +727,9 @@ def run(argv: Sequence[str] | None = None, *, out: Callable[[str], None] = print
     for b in bundles:
         results.append(summarize(used, bundle_scores(b, signals), a.top_k))
     for name in a.encoder:
-        scored = encoder_scores(name, config, signals, standardize_by=a.standardize)
+        scored = encoder_scores(
+            name, config, signals, standardize_by=a.standardize, prototypes_dir=a.prototypes_dir
+        )
         results.append(summarize(used, scored, a.top_k))
     command = "python -m benchmarks.real_recordings" + (
         " " + shlex.join(argv if argv is not None else sys.argv[1:])

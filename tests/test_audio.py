@@ -206,7 +206,7 @@ def test_bad_files_raise_audio_error_naming_the_file(audio_dir, make, message):
 
 
 def test_mp3_is_supported():
-    """DESIGN §6 promises mp3 input; fail (not skip) if the installed libsndfile lacks it."""
+    """MP3 input is promised (docs/design.md §5); fail, not skip, if libsndfile lacks it."""
     assert HAS_MP3
 
 

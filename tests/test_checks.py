@@ -343,6 +343,6 @@ def test_clis_refuse_a_bad_device_before_loading(cli, tmp_path, capsys):
     import importlib
 
     main = importlib.import_module(cli).main
-    assert main(["--device", "gpu", "--world", str(tmp_path / "nowhere")]) == 2
+    assert main(["--device", "gpu", "--data", str(tmp_path / "nowhere")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: device='gpu' is not a torch device") and "Traceback" not in err

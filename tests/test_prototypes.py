@@ -1,3 +1,4 @@
+import dataclasses
 import json
 
 import numpy as np
@@ -26,17 +27,17 @@ def _songs(rng):
 
 def test_most_listened_picks_the_top_song(rng):
     songs, plays, _ = _songs(rng)
-    chosen = prototypes.select_most_listened(songs, plays, song_duration_s=12.0)
+    chosen = prototypes.select_most_listened(songs, plays)
     assert [p.tag for p in chosen] == list(TAG_NAMES)
     # the tag's own hit (100 plays) or the neighbour's hit, which also carries it; ties → id order
     assert all(p.plays == 100 for p in chosen)
     assert chosen[5].song_id == "hit4"  # hit4 carries tag 5 too and sorts before hit5
-    assert chosen[0].start_s == pytest.approx(1.0) and chosen[0].duration_s == 10.0
+    assert chosen[0].start_s == 0.0 and chosen[0].duration_s == 0.0  # the data places clips
 
 
 def test_purity_aware_prefers_pure_songs_and_distinct_ones(rng):
     songs, plays, emb = _songs(rng)
-    chosen = prototypes.select_purity_aware(songs, plays, emb, song_duration_s=12.0)
+    chosen = prototypes.select_purity_aware(songs, plays, emb)
     ids = [p.song_id for p in chosen]
     assert len(set(ids)) == 80
     # same-category neighbours make the hits impure, except across category borders
@@ -49,18 +50,17 @@ def test_selection_errors(rng):
     songs, plays, _ = _songs(rng)
     with pytest.raises(DataError, match="no song carries"):
         no_1950s = songs[~songs["tags"].map(lambda ts: "1950s" in ts)]
-        prototypes.select_most_listened(no_1950s, plays, song_duration_s=12.0)
-    with pytest.raises(ConfigError, match="longer than the songs"):
-        prototypes.select_most_listened(songs, plays, song_duration_s=5.0, clip_s=10.0)
-    with pytest.raises(ConfigError, match="unknown prototype rule"):
-        prototypes.select("loudest", songs, plays, song_duration_s=12.0)
-    with pytest.raises(ConfigError, match="needs song embeddings"):
-        prototypes.select("purity_aware", songs, plays, song_duration_s=12.0)
+        prototypes.select_most_listened(no_1950s, plays)
+    with pytest.raises(DataError, match="3 embeddings for 240 songs"):
+        prototypes.select_purity_aware(songs, plays, np.zeros((3, 8)))
 
 
 def test_export_round_trip(tmp_path, rng):
     songs, plays, _ = _songs(rng)
-    chosen = prototypes.select_most_listened(songs, plays, song_duration_s=4.0, clip_s=1.0)
+    chosen = [
+        dataclasses.replace(p, start_s=1.5, duration_s=1.0)
+        for p in prototypes.select_most_listened(songs, plays)
+    ]
     sr = 22050
     t = np.arange(sr) / sr
 
@@ -91,6 +91,6 @@ def test_export_round_trip(tmp_path, rng):
 
 def test_export_needs_all_tags_in_order(tmp_path, rng):
     songs, plays, _ = _songs(rng)
-    chosen = prototypes.select_most_listened(songs, plays, song_duration_s=12.0)
+    chosen = prototypes.select_most_listened(songs, plays)
     with pytest.raises(ConfigError, match="80 tags"):
         prototypes.export_prototypes(chosen[::-1], tmp_path, lambda p: None, sr=22050)

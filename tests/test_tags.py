@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 
 from apron_core import tags
@@ -45,3 +46,11 @@ def test_lookup_tolerates_case_but_not_unknown_names():
 def test_category_indices_partition_the_table():
     all_idx = sorted(i for c in tags.CATEGORIES for i in tags.category_indices(c))
     assert all_idx == list(range(80))
+
+
+def test_tag_matrix_order_and_unknown_tags():
+    a = tags.tag_matrix([["rock", "1950s"], []])
+    assert a.shape == (2, 80) and a.dtype == np.float32
+    assert a[0, tags.TAG_NAMES.index("rock")] == 1 and a[0, 0] == 1 and a.sum() == 2
+    with pytest.raises(ConfigError, match="unknown tag 'Rock' in the tags of song row 1"):
+        tags.tag_matrix([["rock"], ["Rock"]])

@@ -1,7 +1,8 @@
-"""Build the default demo world (catalog, listeners, split, audio features, prototypes).
+"""Build the default demo world (catalog, listeners, audio features, prepared data, clips).
 
 python -m training.build_world                      # the shipped default world
 python -m training.build_world --songs 300 --artists 40 --users 1500 --output /tmp/tiny
+python -m training.build_world --encoder librosa --output data/world_librosa --no-export
 """
 
 from __future__ import annotations
@@ -12,10 +13,13 @@ import json
 import sys
 from pathlib import Path
 
+from apron_core.encoders import available_encoders
 from apron_core.errors import ApronError, ConfigError
-from apron_core.world.build import WorldConfig, WorldPaths, build_prototypes, build_world
+from apron_core.world.build import WorldConfig, build_world, rechoose_prototypes
 from apron_core.world.catalog import CatalogConfig
 from apron_core.world.listeners import ListenerConfig
+
+ENCODERS = [e for e in available_encoders() if e != "mert"]  # MERT: hours per world on a CPU
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -25,7 +29,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         description=__doc__.split("\n")[0],
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    p.add_argument("--output", type=Path, default=Path("data/world"), help="world folder")
+    p.add_argument(
+        "--output", type=Path, default=Path("data/world"), help="world folder (a prepared folder)"
+    )
     p.add_argument("--songs", type=int, default=c.n_songs)
     p.add_argument("--artists", type=int, default=c.n_artists)
     p.add_argument("--users", type=int, default=u.n_users)
@@ -57,8 +63,43 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="re-choose and re-export prototypes of an already built --output world",
     )
+    p.add_argument(
+        "--encoder",
+        default=d.encoder,
+        choices=ENCODERS,
+        help="audio encoder of the world's features (docs/encoders.md)",
+    )
+    p.add_argument(
+        "--encoder-config",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="encoder config field, repeatable (e.g. layer=pool for musicnn, "
+        "musicnn_layer=pool for musicnn+librosa)",
+    )
+    p.add_argument(
+        "--feature-cache",
+        type=Path,
+        default=Path("data/feature_cache"),
+        help="features of rendered songs, by song spec and encoder: a rebuild renders only "
+        "songs missing there",
+    )
     p.add_argument("--workers", type=int, default=d.workers, help="render processes")
     return p.parse_args(argv)
+
+
+def encoder_config(pairs: list[str]) -> dict:
+    """``KEY=VALUE`` pairs → config fields (values read as JSON when they parse)."""
+    config = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--encoder-config {pair[:80]!r} must look like key=value")
+        try:
+            config[key] = json.loads(value)
+        except json.JSONDecodeError:
+            config[key] = value
+    return config
 
 
 def config_from_args(a: argparse.Namespace) -> WorldConfig:
@@ -76,24 +117,10 @@ def config_from_args(a: argparse.Namespace) -> WorldConfig:
         split_seed=WorldConfig().split_seed + a.seed,
         prototype_rule=a.rule,
         soundfont=a.soundfont,
+        encoder=a.encoder,
+        encoder_config=encoder_config(a.encoder_config),
         workers=a.workers,
     )
-
-
-def rebuild_prototypes(world: Path, rule: str, export_dir: Path | None) -> int:
-    paths = WorldPaths(world)
-    if not paths.build_report.is_file():
-        raise ConfigError(
-            f"{world} is not a built world: build it first (without --only-prototypes)"
-        )
-    saved = json.loads(paths.config.read_text())
-    cfg = dataclasses.replace(WorldConfig.from_dict(saved), prototype_rule=rule)
-    paths.config.write_text(
-        json.dumps({"version": saved.get("version"), **dataclasses.asdict(cfg)}, indent=1)
-    )
-    chosen = build_prototypes(paths, cfg, prototypes_dir=export_dir)
-    print(f"prototypes re-chosen ({', '.join(chosen)}); exported rule: {rule} → {export_dir}")
-    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -102,15 +129,19 @@ def main(argv: list[str] | None = None) -> int:
         cfg = config_from_args(args)
         export_dir = None if args.no_export else args.prototypes_dir
         if args.only_prototypes:
-            return rebuild_prototypes(args.output, cfg.prototype_rule, export_dir)
-        report = build_world(cfg, args.output, prototypes_dir=export_dir)
+            rechoose_prototypes(args.output, args.rule, export_dir)
+            print(f"prototypes re-chosen; exported rule: {args.rule} → {export_dir}")
+            return 0
+        report = build_world(
+            cfg, args.output, prototypes_dir=export_dir, feature_cache=args.feature_cache
+        )
     except ApronError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(json.dumps(report["timings_s"], indent=1))
     print(
         f"world written to {args.output}; check it with: python -m training.world_report "
-        f"--world {args.output}"
+        f"--data {args.output}"
     )
     return 0
 

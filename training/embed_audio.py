@@ -5,6 +5,7 @@ python -m training.embed_audio --encoder mert --model /models/MERT-v1-95M --laye
     --audio clips/ --output data/emb_mert
 python -m training.embed_audio --encoder musicnn --weights msd --layer penultimate \\
     --audio clips/ --output data/emb_musicnn
+python -m training.embed_audio --encoder musicnn+librosa --audio clips/ --output data/emb_both
 
 Rerun the same command after an interruption: finished batches are kept and skipped.
 Failed files are listed in OUTPUT/manifest.jsonl. When done, the encoder's normalization
@@ -25,10 +26,11 @@ from apron_core.errors import ApronError, ConfigError
 _ENCODER_OPTIONS = {
     "model": ("mert",),
     "revision": ("mert",),
-    "weights": ("musicnn",),
-    "layer": ("mert", "musicnn"),
+    "weights": ("musicnn", "musicnn+librosa"),
+    "layer": ("mert", "musicnn", "musicnn+librosa"),
     "device": ("mert", "musicnn"),
 }
+ENCODERS = ["librosa", "mert", "musicnn", "musicnn+librosa"]
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -39,7 +41,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument(
         "--encoder",
-        choices=["librosa", "mert", "musicnn"],
+        choices=ENCODERS,
         default="librosa",
         help="default: librosa (docs/encoders.md compares them)",
     )
@@ -50,12 +52,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--revision", help="mert: Hub branch, tag or commit hash (default: main)")
     p.add_argument(
-        "--weights", help="musicnn: msd (Million Song Dataset, default) or mtt (MagnaTagATune)"
+        "--weights",
+        help="musicnn (and musicnn+librosa): msd (Million Song Dataset, default) or mtt "
+        "(MagnaTagATune)",
     )
     p.add_argument(
         "--layer",
         help="mert: hidden state index 0..L (negative from the end) or 'mean' (default); "
-        "musicnn: penultimate (default), pool or taggram",
+        "musicnn (and musicnn+librosa): penultimate (default), pool or taggram",
     )
     p.add_argument(
         "--device", help="mert, musicnn: cpu, cuda, cuda:1 ... (default: cuda when available)"
@@ -79,7 +83,11 @@ def encoder_from_args(a: argparse.Namespace):
     for name in ("model", "revision", "weights", "device"):
         if getattr(a, name) is not None:
             overrides[name] = getattr(a, name)
-    if a.encoder == "mert":
+    if a.encoder == "musicnn+librosa":  # its musicnn part's fields are prefixed
+        overrides = {f"musicnn_{k}": v for k, v in overrides.items()}
+        if a.layer is not None:
+            overrides["musicnn_layer"] = a.layer
+    elif a.encoder == "mert":
         if a.layer is not None:
             overrides["layer"] = a.layer if a.layer == "mean" else _layer_index(a.layer)
         overrides["batch_size"] = a.batch_size

@@ -3,22 +3,36 @@
     python -m training.evaluate --bundle assets/demo --runs runs
     python -m training.evaluate --bundle assets/demo --check-shipped   # reproduce shipped figures
 
-``--runs`` is a folder of saved baselines (``python -m training.train --model ease``
-writes ``runs/ease``) and of APRON sweep bundles under ``runs/sweep/`` (their
-NDCG@100 and relative Δ@20 make the Pareto plot). "EASE + tag filter" is built from
-``runs/ease`` and the catalog's observed tags.
+What ``--runs`` may hold (each part optional; ``make baselines apron variants ablations``
+makes them): ``apron/`` (the APRON bundle), the saved baselines (``ease/``, ``recvae/`` …;
+"EASE + tag filter" is built from ``ease/`` and the catalog's observed tags),
+``variants/*/`` (bundles of either kind: the models beyond the paper), ``ablations/*/``
+(APRON bundles, evaluated without the response curves) and ``sweep/*/`` (the λ_control
+sweep). Every row of the report names the command that trained it, with the Makefile's
+variables for the data and runs folders.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 import time
 from pathlib import Path
 
 from apron_core.errors import ApronError
+from training.benchmark_report import fmt, markdown, plots
+from training.data_arg import add_data_argument, resolve_data_argument
+
+BASELINE_NAMES = (
+    "popularity",
+    "ease",
+    "mult-dae",
+    "mult-vae",
+    "recvae",
+    "macridvae",
+    "sem-macridvae",
+)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -27,16 +41,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         description=__doc__.split("\n")[0],
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    p.add_argument("--world", type=Path, default=Path("data/world"))
-    p.add_argument("--bundle", type=Path, default=Path("assets/demo"), help="APRON bundle")
-    p.add_argument("--runs", type=Path, default=Path("runs"), help="saved baselines + sweep")
+    add_data_argument(p)
+    p.add_argument("--bundle", type=Path, default=Path("assets/demo"), help="the shipped bundle")
+    p.add_argument("--runs", type=Path, default=Path("runs"), help="saved models (module doc)")
     p.add_argument("--out", type=Path, default=Path("reports"))
+    p.add_argument("--title", default="Benchmark (demo world, test users)")
     p.add_argument(
         "--variant",
         action="append",
         default=[],
         metavar="LABEL=DIR",
-        help="another APRON bundle to put in the tables (repeatable), e.g. "
+        help="another bundle to put in the tables (repeatable), e.g. "
         "'APRON + edit consistency=runs/apron-edit'",
     )
     p.add_argument("--response-users", type=int, default=300)
@@ -49,154 +64,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--device", default="auto", help="auto (CUDA when torch sees it, else cpu), cpu, cuda[:N]"
     )
-    return p.parse_args(argv)
-
-
-def _fmt(x: float | None, digits: int = 3) -> str:
-    return "–" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{digits}f}"
-
-
-def _pct(x: float | None) -> str:
-    return "–" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.1f} %"
-
-
-def _ratio(a: float | None, b: float | None) -> float | None:
-    if a is None or b is None or not b or math.isnan(a) or math.isnan(b):
-        return None
-    return a / b
-
-
-def markdown(results: list[dict], sweep: list[dict]) -> str:
-    from apron_core.tags import CATEGORIES
-
-    lines = [
-        "# Benchmark (demo world, test users)",
-        "",
-        "## Accuracy",
-        "",
-        "| model | NDCG@100 | Recall@20 | Recall@50 | evaluation time |",
-        "|---|---|---|---|---|",
-    ]
-    for r in results:
-        a = r["accuracy"]
-        lines.append(
-            f"| {r['name']} | {_fmt(a['ndcg@100'])} | {_fmt(a['recall@20'])} | "
-            f"{_fmt(a['recall@50'])} | {_fmt(r.get('seconds'), 0)} s |"
-        )
-    lines += [
-        "",
-        "## Controllability (Δ@20: zero one of a user's top-5 profile tags)",
-        "",
-        "Collateral: mean |change| of NDCG_t'@20 over the user's other tags t'. "
-        "Collateral (rest): the same with only held-out songs *without* t relevant, i.e. "
-        "what the edit does to the songs it did not target; signed: its mean change "
-        "(a tag filter only lifts them, > 0).",
-        "",
-        "| model | Δ@20 observed | relative | collateral | collateral / Δ | "
-        "collateral (rest) | signed (rest) | Δ@20 truth | relative | collateral | "
-        "response median ρ |",
-        "|---" * 11 + "|",
-    ]
-    for r in results:
-        o, t = r.get("control_observed", {}), r.get("control_truth", {})
-        rho = r.get("response", {}).get("median_rho")
-        ratio = _ratio(o.get("collateral"), o.get("delta"))
-        lines.append(
-            f"| {r['name']} | {_fmt(o.get('delta'))} | {_pct(o.get('relative'))} | "
-            f"{_fmt(o.get('collateral'))} | {_fmt(ratio, 2)} | "
-            f"{_fmt(o.get('collateral_rest'))} | {_fmt(o.get('collateral_rest_signed'))} | "
-            f"{_fmt(t.get('delta'))} | {_pct(t.get('relative'))} | "
-            f"{_fmt(t.get('collateral'))} | {_fmt(rho, 2)} |"
-        )
-    lines += [
-        "",
-        "### Relative Δ@20 per category (ground-truth attributes)",
-        "",
-        "| model | " + " | ".join(CATEGORIES) + " |",
-        "|---" * (len(CATEGORIES) + 1) + "|",
-    ]
-    for r in results:
-        per = r.get("control_truth", {}).get("per_category", {})
-        lines.append(
-            f"| {r['name']} | "
-            + " | ".join(_pct(per.get(c, {}).get("relative")) for c in CATEGORIES)
-            + " |"
-        )
-    if sweep:
-        lines += [
-            "",
-            "## λ_control sweep (APRON)",
-            "",
-            "| λ_control | λ_edit | epochs | NDCG@100 | relative Δ@20 | collateral | "
-            "collateral (rest) |",
-            "|---|---|---|---|---|---|---|",
-        ]
-        for s in sweep:
-            lines.append(
-                f"| {s['lambda_control']} | {s.get('lambda_edit', 0)} | {s.get('epochs', '–')} | "
-                f"{_fmt(s['ndcg@100'])} | {_pct(s['relative'])} | "
-                f"{_fmt(s.get('collateral'))} | {_fmt(s.get('collateral_rest'))} |"
-            )
-    lines += [
-        "",
-        "Plain baselines ignore the profile: their scores under an edited profile "
-        "are their unedited scores, so Δ is 0 by construction (measured all the same, "
-        "with the tag mix of the user's history as the profile). EASE + tag filter "
-        "edits that same history tag profile and sinks songs whose observed tags were "
-        "turned down. MacridVAE and SEM-MacridVAE edit their own concept profile: the "
-        "concepts' shares of the predicted listening, mapped to tags "
-        "(apron_core/baselines/macridvae.py).",
-        "",
-    ]
-    return "\n".join(lines)
-
-
-def plots(results: list[dict], sweep: list[dict], train_log: list[dict], out: Path) -> list[Path]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    saved = []
-    fig, ax = plt.subplots(figsize=(9, 4.5), constrained_layout=True)
-    for lam_edit in sorted({s.get("lambda_edit", 0.0) for s in sweep}):
-        series = [s for s in sweep if s.get("lambda_edit", 0.0) == lam_edit]
-        xs = [s["ndcg@100"] for s in series]
-        ys = [100 * s["relative"] for s in series]
-        label = "APRON, λ_control sweep" + (f", λ_edit={lam_edit:g}" if lam_edit else "")
-        ax.plot(xs, ys, "o-" if not lam_edit else "D--", label=label)
-        for s, x, y in zip(series, xs, ys, strict=True):
-            ax.annotate(
-                f"λ={s['lambda_control']:g}",
-                (x, y),
-                textcoords="offset points",
-                xytext=(4, 4),
-                fontsize=8,
-            )
-    for r in results:
-        rel = r.get("control_observed", {}).get("relative")
-        if rel is None or math.isnan(rel):
-            continue
-        ax.plot(r["accuracy"]["ndcg@100"], 100 * rel, "s", label=r["name"])
-    ax.set_xlabel("NDCG@100 (test users)")
-    ax.set_ylabel("relative Δ@20, observed tags (%)")
-    ax.set_title("Accuracy vs controllability")
-    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0))
-    saved.append(out / "pareto.png")
-    fig.savefig(saved[-1], dpi=110)
-    plt.close(fig)
-
-    if train_log:
-        fig, axes = plt.subplots(1, 3, figsize=(12, 3.5), constrained_layout=True)
-        epochs = [r["epoch"] for r in train_log]
-        for ax, key in zip(axes, ("recon", "control", "val_ndcg@100"), strict=True):
-            ax.plot(epochs, [r.get(key) for r in train_log], "-o", ms=3)
-            ax.set_title(key)
-            ax.set_xlabel("epoch")
-        saved.append(out / "training_curves.png")
-        fig.savefig(saved[-1], dpi=110)
-        plt.close(fig)
-    return saved
+    args = p.parse_args(argv)
+    resolve_data_argument(p, args)
+    return args
 
 
 def _timed(fn, *args, **kwargs) -> dict:
@@ -214,11 +84,81 @@ def _variants(pairs: list[str]) -> list[tuple[str, Path]]:
         label, sep, path = pair.rpartition("=")
         if not sep or not label or not (Path(path) / "bundle.json").is_file():
             raise ConfigError(
-                f"--variant {pair!r}: write LABEL=DIR with DIR a bundle folder "
+                f"--variant {pair[:80]!r}: write LABEL=DIR with DIR a bundle folder "
                 "(one written by python -m training.train --output DIR)"
             )
         out.append((label, Path(path)))
     return out
+
+
+def portable(command: str | None, names: dict[Path, str]) -> str | None:
+    """A recorded command with this machine's folders named as in ``names`` (the Makefile's
+    variables for the data and runs), so the report names no local path."""
+    if not command:
+        return None
+    for path, var in names.items():
+        for form in sorted({str(path), str(path.resolve())}, key=len, reverse=True):
+            command = command.replace(form, var)
+    return command
+
+
+def shown(path: Path) -> str:
+    """A path as the report may print it: relative to here, or just its name."""
+    if not path.is_absolute():
+        return str(path)
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return path.name
+
+
+def label_of(bundle, default: str) -> str:
+    return str(bundle.meta.get("label") or default)
+
+
+def bundle_record(bundle) -> dict:
+    """What a bundle says about its training: command, time, epochs."""
+    ev, train = bundle.evaluation, bundle.meta.get("train", {})
+    seconds = ev.get("train_seconds")
+    if seconds is not None:
+        seconds = float(seconds) + float(ev.get("reused_bases_train_seconds", 0.0))
+    return {
+        "command": bundle.meta.get("command"),
+        "train_seconds": seconds,
+        "epochs": train.get("epochs"),
+        "best_epoch": ev.get("best_epoch"),
+    }
+
+
+def baseline_seconds(model) -> float | None:
+    t = model.training
+    if "train_seconds" in t:
+        return float(t["train_seconds"])
+    history = t.get("history")
+    return float(sum(r.get("train_seconds", 0.0) for r in history)) if history else None
+
+
+def check_shipped(args, ds, device) -> int:
+    from apron_core.bundle import load_bundle
+    from apron_core.evaluation import bundle_candidate, evaluate_candidate
+
+    bundle = load_bundle(args.bundle, device=device)
+    kw = {"response_users": args.response_users, "seed": args.seed}
+    now = evaluate_candidate(bundle_candidate(bundle, device, "shipped"), ds, **kw)
+    shipped = bundle.evaluation.get("test", {})
+    pairs = [
+        ("ndcg@100", now["accuracy"]["ndcg@100"], shipped.get("accuracy", {}).get("ndcg@100")),
+        (
+            "relative Δ@20",
+            now["control_observed"]["relative"],
+            shipped.get("control_observed", {}).get("relative"),
+        ),
+    ]
+    ok = all(b is not None and abs(a - b) < 1e-4 for _, a, b in pairs)
+    for name, a, b in pairs:
+        print(f"{name}: now {fmt(a, 4)}, shipped {fmt(b, 4)}")
+    print("shipped figures reproduced" if ok else "MISMATCH with the shipped figures")
+    return 0 if ok else 1
 
 
 def run(args: argparse.Namespace) -> int:
@@ -227,44 +167,34 @@ def run(args: argparse.Namespace) -> int:
     from apron_core.baselines import TagFilter, load_baseline
     from apron_core.bundle import load_bundle
     from apron_core.checks import resolve_device
-    from apron_core.dataset import load_world_dataset
-    from apron_core.evaluation import apron_candidate, baseline_candidate, evaluate_candidate
+    from apron_core.dataset import load_dataset
+    from apron_core.evaluation import baseline_candidate, bundle_candidate, evaluate_candidate
 
     t0 = time.perf_counter()
     device = resolve_device(args.device)
-    ds = load_world_dataset(args.world)
-    bundle = load_bundle(args.bundle, device=device)
-    kw = {"response_users": args.response_users, "seed": args.seed}
-    apron = _timed(evaluate_candidate, apron_candidate(bundle.model, device), ds, **kw)
+    ds = load_dataset(args.data)
     if args.check_shipped:
-        shipped = bundle.evaluation.get("test", {})
-        pairs = [
-            (
-                "ndcg@100",
-                apron["accuracy"]["ndcg@100"],
-                shipped.get("accuracy", {}).get("ndcg@100"),
-            ),
-            (
-                "relative Δ@20",
-                apron["control_observed"]["relative"],
-                shipped.get("control_observed", {}).get("relative"),
-            ),
-        ]
-        ok = all(b is not None and abs(a - b) < 1e-4 for _, a, b in pairs)
-        for name, a, b in pairs:
-            print(f"{name}: now {_fmt(a, 4)}, shipped {_fmt(b, 4)}")
-        print("shipped figures reproduced" if ok else "MISMATCH with the shipped figures")
-        return 0 if ok else 1
+        return check_shipped(args, ds, device)
+    kw = {"response_users": args.response_users, "seed": args.seed}
+    results: list[dict] = []
 
-    results = [apron]
+    def add_bundle(path: Path, name: str, group: str, **over) -> None:
+        b = load_bundle(path, device=device)
+        name = label_of(b, name) if group != "shipped" else f"shipped: {label_of(b, b.kind)}"
+        print(f"evaluating {name} …", flush=True)
+        r = _timed(evaluate_candidate, bundle_candidate(b, device, name), ds, **{**kw, **over})
+        results.append({**r, "group": group, **bundle_record(b)})
+
+    add_bundle(args.bundle, "shipped", "shipped")
+    if (args.runs / "apron" / "bundle.json").is_file():
+        add_bundle(args.runs / "apron", "APRON", "model")
+    variant_dirs = sorted((args.runs / "variants").glob("*/bundle.json"))
+    for bdir in variant_dirs:
+        add_bundle(bdir.parent, bdir.parent.name, "variant")
     for label, bdir in _variants(args.variant):
-        b = load_bundle(bdir, device=device)
-        print(f"evaluating {label} …", flush=True)
-        cand = apron_candidate(b.model, device, label)
-        results.append(_timed(evaluate_candidate, cand, ds, **kw))
-    tag_profiles = None
-    names = ("popularity", "ease", "mult-dae", "mult-vae", "recvae", "macridvae", "sem-macridvae")
-    for name in names:
+        add_bundle(bdir, label, "variant")
+    tag_profiles = None  # the observed-tag mix of a history, what plain baselines "edit"
+    for name in BASELINE_NAMES:
         path = args.runs / name
         if not (path / "config.json").is_file():
             print(
@@ -279,34 +209,48 @@ def run(args: argparse.Namespace) -> int:
         print(f"evaluating {name} …", flush=True)
         own = hasattr(model, "profiles")  # the MacridVAEs edit their own concept profile
         cand = baseline_candidate(name, model, tag_profiles=None if own else tag_profiles)
-        results.append(_timed(evaluate_candidate, cand, ds, **kw))
+        record = {
+            "group": "baseline",
+            "command": model.training.get("command") or f"make baselines  # {name}",
+            "train_seconds": baseline_seconds(model),
+        }
+        results.append({**_timed(evaluate_candidate, cand, ds, **kw), **record})
         if name == "ease":
-            filt = TagFilter(model, ds.song_tags)
-            cand = baseline_candidate("EASE + tag filter", filt)
-            results.append(_timed(evaluate_candidate, cand, ds, **kw))
+            cand = baseline_candidate("EASE + tag filter", TagFilter(model, ds.song_tags))
+            results.append({**_timed(evaluate_candidate, cand, ds, **kw), **record})
+    for bdir in sorted((args.runs / "ablations").glob("*/bundle.json")):
+        add_bundle(bdir.parent, bdir.parent.name, "ablation", response_users=0)
     sweep = []
     for bdir in sorted((args.runs / "sweep").glob("*/bundle.json")):
         b = load_bundle(bdir.parent, device=device)
-        r = evaluate_candidate(apron_candidate(b.model, device), ds, response_users=0)
+        r = evaluate_candidate(bundle_candidate(b, device, "sweep"), ds, response_users=0)
         train = b.meta["train"]
         o = r["control_observed"]
         sweep.append(
             {
-                "bundle": str(bdir.parent),
+                "bundle": bdir.parent.name,
                 "lambda_control": train["lambda_control"],
                 "lambda_edit": train.get("lambda_edit", 0.0),
                 "epochs": train["epochs"],
                 "ndcg@100": r["accuracy"]["ndcg@100"],
                 "relative": o["relative"],
+                "relative_truth": r.get("control_truth", {}).get("relative", float("nan")),
                 "collateral": o["collateral"],
                 "collateral_rest": o.get("collateral_rest"),
             }
         )
     sweep.sort(key=lambda s: (s["lambda_edit"], s["lambda_control"]))
+    names = {args.runs: "$(RUNS)", args.data: "$(WORLD)", args.bundle: shown(args.bundle)}
+    for r in results:
+        r["command"] = portable(r.get("command"), names)
     args.out.mkdir(parents=True, exist_ok=True)
-    log_path = args.bundle / "train_log.json"
+    log_path = args.runs / "apron" / "train_log.json"
     train_log = json.loads(log_path.read_text())["log"] if log_path.is_file() else []
-    md = markdown(results, sweep)
+    evaluation = (
+        f"python -m training.evaluate --data $(WORLD) --bundle {shown(args.bundle)} "
+        f"--runs $(RUNS) --out {shown(args.out)}"
+    )
+    md = markdown(results, sweep, title=args.title, commands={"evaluation": evaluation})
     pngs = plots(results, sweep, train_log, args.out)
     md += "\n" + "\n".join(f"![{p.stem}]({p.name})" for p in pngs) + "\n"
     md += f"\nEvaluation time: {time.perf_counter() - t0:.0f} s.\n"

@@ -1,11 +1,11 @@
 """Prepare a generic source folder for training: features, filter, split, prototypes.
 
 python -m training.prepare --source data/msd/source --output data/msd/prepared
-python -m training.prepare --from-world data/world --source data/world_source \\
-    --output data/world_prepared --min-song-listeners 20 --heldout-users 2500 --iterate
+python -m training.prepare --source data/world/source --output /tmp/world_again \\
+    --min-song-listeners 20 --heldout-users 2500 --iterate    # the demo world's settings
 
-The output folder is what `python -m training.train --world DIR` and
-`python -m training.evaluate --world DIR` read. Defaults are Liang et al.'s MSD settings.
+The output folder is what `python -m training.train --data DIR` and
+`python -m training.evaluate --data DIR` read. Defaults are Liang et al.'s MSD settings.
 """
 
 from __future__ import annotations
@@ -41,7 +41,8 @@ def add_prepare_args(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--encoder",
         default=None,
-        help="librosa, mert or musicnn, for audio (default: the embeddings' encoder or librosa)",
+        help="librosa, mert, musicnn or musicnn+librosa, for audio (default: the embeddings' "
+        "encoder or librosa; docs/encoders.md)",
     )
     g.add_argument("--rule", choices=RULES, default=d.prototype_rule, help="rule training uses")
     g.add_argument("--clip-s", type=float, default=d.clip_s, help="prototype clip length, s")
@@ -92,14 +93,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("--source", type=Path, required=True, help="generic source folder")
-    p.add_argument("--output", type=Path, default=None, help="prepared folder to write")
-    p.add_argument(
-        "--from-world",
-        type=Path,
-        default=None,
-        metavar="WORLD",
-        help="first write this built demo world as the --source folder",
-    )
+    p.add_argument("--output", type=Path, default=None, help="prepared folder to write (needed)")
     p.add_argument(
         "--min-tag-weight",
         type=float,
@@ -115,17 +109,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         from apron_core.sources.prepare import prepare
 
-        if args.from_world is not None:
-            from apron_core.sources.world import world_to_source
-
-            world_to_source(args.from_world, args.source)
-            print(f"world {args.from_world} written as a source to {args.source}")
         if args.output is None:
-            if args.from_world is None:
-                raise ConfigError("--output is required (the prepared folder to write)")
-            return 0
+            raise ConfigError("--output is required (the prepared folder to write)")
         cfg = config_from_args(args, min_tag_weight=args.min_tag_weight)
-        prepare(args.source, args.output, cfg, progress=not args.quiet)
+        with one_blas_thread():
+            prepare(args.source, args.output, cfg, progress=not args.quiet)
     except ApronError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -133,10 +121,19 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def one_blas_thread():
+    """A context with one BLAS thread: prepare's ~240 small logistic regressions (choosing
+    prototypes) ran 50-100x slower with two spinning BLAS threads on a loaded 2-core
+    machine. Torch's own threads (an encoder embedding audio) are left as they are."""
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1, user_api="blas")
+
+
 def print_next_step(prepared: Path) -> None:
     """What to run on a prepared folder (both prepare commands end with it)."""
     print(f"prepared folder written to {prepared}; train on it with: "
-          f"python -m training.train --world {prepared} --output BUNDLE_DIR")  # fmt: skip
+          f"python -m training.train --data {prepared} --output BUNDLE_DIR")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from apron_core.errors import ApronError, ConfigError
-from training.prepare import add_prepare_args, config_from_args, print_next_step
+from training.prepare import add_prepare_args, config_from_args, one_blas_thread, print_next_step
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -119,7 +119,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"source written to {args.source}")
             return 0
         print(f"source → prepared {args.output}", flush=True)
-        prepare(args.source, args.output, prep_cfg, progress=not args.quiet)
+        with one_blas_thread():
+            prepare(args.source, args.output, prep_cfg, progress=not args.quiet)
     except ApronError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

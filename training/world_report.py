@@ -1,6 +1,6 @@
-"""Print the demo world's checks (DESIGN.md §5) as a table; save JSON, Markdown and a PNG.
+"""Print the demo world's checks (docs/design.md §2) as a table; save JSON, Markdown and a PNG.
 
-python -m training.world_report --world data/world
+python -m training.world_report --data data/world
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from apron_core.errors import ApronError
+from training.data_arg import add_data_argument, resolve_data_argument
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -19,11 +20,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         description=__doc__.split("\n")[0],
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    p.add_argument("--world", type=Path, default=Path("data/world"), help="built world folder")
+    add_data_argument(p, "built demo world")
     p.add_argument("--prototypes-dir", type=Path, default=Path("assets/prototypes"))
     p.add_argument("--out", type=Path, default=Path("reports/world"), help="report folder")
     p.add_argument("--seed", type=int, default=0, help="seeds the probe's song split")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    resolve_data_argument(p, args)
+    return args
 
 
 def render_table(checks: list[dict]) -> str:
@@ -38,17 +41,13 @@ def render_table(checks: list[dict]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    from threadpoolctl import threadpool_limits
+
     from apron_core.world.checks import spectrogram_grid, world_checks
 
-    if not (args.world / "build_report.json").is_file():
-        print(
-            f"error: {args.world} is not a built world (no build_report.json): run "
-            f"`python -m training.build_world --output {args.world}` first",
-            file=sys.stderr,
-        )
-        return 2
     try:
-        result = world_checks(args.world, args.prototypes_dir, seed=args.seed)
+        with threadpool_limits(limits=1):  # 160 small regressions: BLAS threads only spin
+            result = world_checks(args.data, args.prototypes_dir, seed=args.seed)
         args.out.mkdir(parents=True, exist_ok=True)
         png = spectrogram_grid(args.prototypes_dir, args.out / "genre_spectrograms.png")
     except ApronError as e:
@@ -58,18 +57,27 @@ def main(argv: list[str] | None = None) -> int:
     print(table)
     timings = ", ".join(f"{k} {v:.0f} s" for k, v in result["timings_s"].items())
     misses = {r: f["misses"] for r, f in result["faithfulness"].items()}
+    enc = result["encoder"]
+    config = ", ".join(f"{k}={v}" for k, v in enc["config"].items())
+    cached = result.get("songs_rendered")
     md = [
         "# Demo world report",
         "",
-        f"World: `{args.world}`",
+        f"World: `{args.data}`; encoder `{enc['name']}` ({enc['dim']} dims; {config}).",
         "",
         table,
         "",
-        f"Build time per stage: {timings}.",
+        f"Build time per stage: {timings}"
+        + (
+            f" ({cached} songs rendered, the rest from the feature cache)."
+            if cached is not None
+            else "."
+        ),
         "",
         f"Prototype misses (own tag → probe's top tag): {json.dumps(misses, ensure_ascii=False)}",
         "",
-        "Probe: one logistic regression per tag on standardized librosa embeddings, trained on "
+        f"Probe: one logistic regression per tag on the standardized {enc['name']} embeddings, "
+        "trained on "
         "observed (noisy) tags of 80 % of the songs, scored on the other 20 % against observed "
         "tags and against ground-truth attributes. Faithfulness uses a probe that never saw a "
         "prototype song, applied to the exported 10-s clips.",

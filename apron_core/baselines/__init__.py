@@ -1,4 +1,4 @@
-"""Strong-generalization recommender baselines with one interface (DESIGN.md §3).
+"""Strong-generalization recommender baselines with one interface (docs/design.md §4).
 
 ::
 
@@ -89,7 +89,8 @@ def make_baseline(name: str, **overrides: Any) -> Baseline:
 
 def load_baseline(in_dir: str | Path, *, device: str | torch.device | None = None) -> Baseline:
     """Rebuild a baseline written by ``save`` (any of ``BASELINES`` or a TagFilter) on
-    ``device`` (None or "auto": CUDA when torch sees it, else the CPU)."""
+    ``device`` (None or "auto": CUDA when torch sees it, else the CPU). Models built on
+    baselines (grounded steering) load with apron_core.saved_models.load_saved_model."""
     d = Path(in_dir)
     meta = read_meta(d)
     classes: dict[str, type[Baseline]] = {**BASELINES, TagFilter.name: TagFilter}
@@ -97,6 +98,10 @@ def load_baseline(in_dir: str | Path, *, device: str | torch.device | None = Non
     if cls is None:
         raise DataError(
             f"{d} holds model {meta['model']!r}, not one of {sorted(classes)}; "
-            "it was not saved by apron_core.baselines."
+            "it was not saved by apron_core.baselines (a grounded-steering model loads with "
+            "apron_core.saved_models.load_saved_model)."
         )
+    if cls is TagFilter:  # a wrapper: the wrapped model first, from its subfolder
+        base = load_baseline(d / TagFilter.base_dir(meta), device=device)
+        return TagFilter.from_base(d, meta, base)
     return cls._from_dir(d, meta, resolve_device(device))

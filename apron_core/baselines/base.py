@@ -1,7 +1,7 @@
 """What every baseline shares: the interface, input checks, chunked scoring and the files.
 
 A baseline is fitted on the train users' matrix and scores users it has never
-seen from their fold-in rows (strong generalization, DESIGN.md §3)::
+seen from their fold-in rows (strong generalization, docs/design.md §4)::
 
     model = make_baseline("ease", lam=500.0).fit(train, valid=(val_tr, val_te), seed=0)
     scores = model.score(test_tr)  # (U, N) float32, fold-in songs not masked
@@ -56,7 +56,7 @@ def check_valid(valid: Any, n_items: int) -> tuple[sp.csr_matrix, sp.csr_matrix]
     return tr, te
 
 
-VALIDATION_K = 100  # early stopping and tuning watch NDCG@100 (DESIGN.md §3)
+VALIDATION_K = 100  # early stopping and tuning watch NDCG@100 (docs/design.md §4)
 
 
 def validation_ndcg(model: Baseline, fold_in: sp.csr_matrix, heldout: sp.csr_matrix) -> float:

@@ -1,4 +1,4 @@
-"""TagFilter: "EASE + tag filter", the obvious non-neural control (DESIGN.md §3).
+"""TagFilter: "EASE + tag filter", the obvious non-neural control (docs/design.md §4).
 
 Wraps a fitted baseline and re-ranks its scores by the songs' *observed* tags.
 Rule, for user u with unedited profile ``p0`` and edited profile ``p`` (both K
@@ -152,7 +152,7 @@ class TagFilter(Baseline):
         return {"song_tags": self.song_tags}
 
     def _restore(self, arrays: dict[str, np.ndarray], device: torch.device) -> None:
-        # Never called: TagFilter overrides _from_dir, which rebuilds the wrapped model first.
+        # Never called: load_baseline restores the wrapped model, then calls from_base.
         raise TypeError("TagFilter is restored with load_baseline(dir), not _restore")
 
     def save(self, out_dir: str | Path) -> Path:
@@ -165,10 +165,12 @@ class TagFilter(Baseline):
         return out
 
     @classmethod
-    def _from_dir(cls, in_dir: Path, meta: dict[str, Any], device: torch.device) -> TagFilter:
-        from apron_core.baselines import load_baseline  # the registry imports this module
+    def base_dir(cls, meta: dict[str, Any]) -> str:
+        """The subfolder holding the wrapped model (`load_baseline` restores it first)."""
+        return str(meta.get("base", {}).get("dir", BASE_DIR))
 
-        base = load_baseline(in_dir / meta.get("base", {}).get("dir", BASE_DIR), device=device)
+    @classmethod
+    def from_base(cls, in_dir: Path, meta: dict[str, Any], base: Baseline) -> TagFilter:
         config = meta.get("config", {})
         model = cls(base, load_file(str(in_dir / WEIGHTS_FILE))["song_tags"], **config)
         model.training = meta.get("training", {})

@@ -1,8 +1,9 @@
 """Audio encoders: audio → fixed-size, catalog-standardized embedding.
 
-Known encoders (docs/encoders.md compares them): "librosa" (hand-crafted descriptors, the
-demo's), "mert" (MERT-v1 from the Hugging Face Hub), "musicnn" (pretrained musicnn
-weights shipped in assets/encoders/musicnn). Each is imported on first use.
+Known encoders (docs/encoders.md compares them): "librosa" (hand-crafted descriptors),
+"mert" (MERT-v1 from the Hugging Face Hub), "musicnn" (pretrained musicnn weights
+shipped in assets/encoders/musicnn), "musicnn+librosa" (both, concatenated). Each is
+imported on first use.
 
 enc = get_encoder("librosa")
 enc.fit_normalization(np.stack([enc.raw_features_file(p) for p in paths]))
@@ -21,6 +22,7 @@ from apron_core.encoders.base import (
     get_encoder,
     load_encoder,
     register_encoder,
+    resample,
     warm_up,
 )
 
@@ -33,5 +35,6 @@ __all__ = [
     "get_encoder",
     "load_encoder",
     "register_encoder",
+    "resample",
     "warm_up",
 ]

@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import abc
 import dataclasses
+import hashlib
 import importlib
 import json
 import os
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -41,6 +42,9 @@ class Encoder(abc.ABC):
 
     name: ClassVar[str]
     config_cls: ClassVar[type]
+    # Bump when `raw_features` changes its output for the same config: cached features
+    # (the world's feature cache) are keyed by it and go stale otherwise.
+    features_version: ClassVar[int] = 1
 
     def __init__(self, config: Any = None, **overrides: Any) -> None:
         if config is None:
@@ -75,6 +79,32 @@ class Encoder(abc.ABC):
     @abc.abstractmethod
     def raw_features(self, y: np.ndarray) -> np.ndarray:
         """Unnormalized features (D,) float32 of a mono float32 signal at `self.sr`."""
+
+    def describe(self) -> str:
+        """One line for people (the app says which encoder built a profile)."""
+        return self.name
+
+    def raw_features_at(self, y: np.ndarray, sr: int) -> np.ndarray:
+        """Raw features of a mono signal at any rate `sr` (resampled to `self.sr` first)."""
+        return self.raw_features(resample(y, sr, self.sr))
+
+    # ----------------------------------------------------------------- parts and caching
+
+    def parts(self) -> list[Encoder]:
+        """Encoders whose raw features, concatenated by `join_parts`, are this one's: a
+        cache keyed by `feature_key` can then reuse each part on its own."""
+        return [self]
+
+    def join_parts(self, raws: Sequence[np.ndarray]) -> np.ndarray:
+        """This encoder's raw features (D,) from its parts' raw features, in `parts` order."""
+        return np.concatenate([np.asarray(r, dtype=np.float32) for r in raws])
+
+    def feature_key(self) -> str:
+        """Names what `raw_features` computes: encoder, features version and a hash of the
+        config (a folder name for cached features)."""
+        config = json.dumps(dataclasses.asdict(self.config), sort_keys=True, default=str)
+        digest = hashlib.sha1(config.encode()).hexdigest()[:8]
+        return f"{self.name}-v{self.features_version}-{digest}"
 
     # ----------------------------------------------------------------- normalization
 
@@ -224,6 +254,7 @@ _KNOWN: dict[str, str] = {
     "librosa": "apron_core.encoders.librosa_encoder:LibrosaEncoder",
     "mert": "apron_core.encoders.mert:MertEncoder",
     "musicnn": "apron_core.encoders.musicnn:MusicnnEncoder",
+    "musicnn+librosa": "apron_core.encoders.concat:ConcatEncoder",
 }
 _REGISTRY: dict[str, type[Encoder]] = {}
 
@@ -299,6 +330,16 @@ def embed_many(
 # --------------------------------------------------------------------------- helpers
 
 
+def resample(y: np.ndarray, sr_from: int, sr_to: int) -> np.ndarray:
+    """A mono float32 signal from `sr_from` to `sr_to` Hz (soxr "HQ", as `load_audio`)."""
+    y = np.asarray(y, dtype=np.float32)
+    if sr_from == sr_to:
+        return y
+    import soxr
+
+    return soxr.resample(y, sr_from, sr_to, quality="HQ").astype(np.float32, copy=False)
+
+
 def _check_fields(config_cls: type, values: dict) -> dict:
     names = {f.name for f in dataclasses.fields(config_cls)}
     unknown = sorted(set(values) - names)
@@ -338,5 +379,5 @@ def warm_up(name: str = "librosa") -> None:
     starting parallel workers (the world build and `make test` do).
     """
     encoder = get_encoder(name)
-    noise = np.random.default_rng(0).standard_normal(2 * encoder.sr)
+    noise = np.random.default_rng(0).standard_normal(4 * encoder.sr)  # musicnn: ≥ one 3-s patch
     encoder.raw_features((0.1 * noise).astype(np.float32))

@@ -89,6 +89,9 @@ class LibrosaEncoder(Encoder):
     name = "librosa"
     config_cls = LibrosaEncoderConfig
 
+    def describe(self) -> str:
+        return f"librosa ({self.dim} hand-crafted descriptors)"
+
     def __init__(self, config: LibrosaEncoderConfig | None = None, **overrides) -> None:
         super().__init__(config, **overrides)
         c = self.config

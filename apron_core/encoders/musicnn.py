@@ -316,6 +316,9 @@ class MusicnnEncoder(Encoder):
         self._device = None
         self._load_lock = threading.Lock()  # the app encodes uploads from several threads
 
+    def describe(self) -> str:
+        return f"musicnn ({self.config.weights.upper()} weights, {self.config.layer} layer)"
+
     @property
     def dim(self) -> int:
         return LAYER_DIMS[self.config.layer]

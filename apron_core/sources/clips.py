@@ -1,4 +1,4 @@
-"""Prototypes from real data: both rules of ``apron_core.prototypes``, clips cut from previews.
+"""Prototypes of a prepared data set: both rules of ``apron_core.prototypes``, clips cut from audio.
 
 Real tags are sparse: a tag may have no song left after filtering (MSD predates the
 2020s). Such a tag borrows the carriers of a *fallback* tag (``2020s`` → ``2010s``) for
@@ -6,8 +6,9 @@ choosing its prototype, never another tag's prototype song when an unused carrie
 exists; the songs' observed tags are not changed. Fallbacks are reported, and a tag
 without carriers or a fallback is an error that names it.
 
-A clip is ``clip_s`` seconds from the middle of the song's preview; a source without
-audio uses the whole song's embedding as the prototype and exports no clips.
+A clip cut from audio is ``clip_s`` seconds from the middle of the song's file
+(:func:`cut_clips`); where the prepare step takes clips from instead is described in
+:mod:`apron_core.sources.prepare`.
 """
 
 from __future__ import annotations
@@ -93,7 +94,7 @@ def choose_prototypes(
     fallbacks: Mapping[str, str] = DEFAULT_FALLBACKS,
     seed: int = 0,
 ) -> tuple[dict[str, list[prototypes.Prototype]], dict[str, str]]:
-    """Prototype table per rule (start 0, no duration yet) and the fallbacks used.
+    """Prototype table per rule (no excerpt placed yet) and the fallbacks used.
 
     ``catalog``: song_id and tags (lists of APRON tags); ``plays``: plays per song id
     (train users); ``embeddings``: (N, D) normalized, aligned to ``catalog``.
@@ -112,11 +113,9 @@ def choose_prototypes(
     chosen: dict[str, list[prototypes.Prototype]] = {}
     for rule in rules:
         if rule == "purity_aware":
-            protos = prototypes.select_purity_aware(
-                songs, plays, embeddings, song_duration_s=1.0, clip_s=1.0, seed=seed
-            )
+            protos = prototypes.select_purity_aware(songs, plays, embeddings, seed=seed)
         elif rule == "most_listened":
-            protos = prototypes.select_most_listened(songs, plays, song_duration_s=1.0, clip_s=1.0)
+            protos = prototypes.select_most_listened(songs, plays)
         else:
             raise DataError(f"unknown prototype rule {rule!r}: use one of {prototypes.RULES}")
         chosen[rule] = _spread_fallbacks(protos, songs, plays, resolved)

@@ -1,12 +1,14 @@
 """The one input format the training side reads: a *source* folder.
 
-Every data set reaches training through this folder; the MSD and the demo world are
-adapters that write it (``apron_core.sources.msd``, ``apron_core.sources.world``)::
+Every data set reaches training through this folder; the MSD and the demo world write
+it (``apron_core.sources.msd``, ``apron_core.world.build``)::
 
     source/
       source.json            format version, name, what wrote it, its drop report
       interactions.parquet   user_id, song_id, count (int >= 1, one row per pair)
-      songs.parquet          song_id, title, artist, year (nullable: unknown)
+      songs.parquet          song_id, title, artist, year (nullable: unknown), and optionally
+                             spec: a JSON object as text ("" = none), opaque here -- how to
+                             render the song, carried into the catalog for playback
       song_tags.parquet      song_id, tag (one of the 80 APRON tags), weight in (0, 1]
       audio/                 optional: <song_id>.<mp3|wav|flac|ogg|opus>, one file per song
       embeddings/            optional: ids.txt (one song id a line), features.npy (N, D raw
@@ -14,10 +16,15 @@ adapters that write it (``apron_core.sources.msd``, ``apron_core.sources.world``
                              "config": {...}}: which encoder, so new audio can be embedded
                              alike) -- or a folder written by `python -m training.embed_audio`
                              (apron_core.embed_folder: embed.json + shards/)
+      song_truth.parquet     optional: song_id, tag -- what each song really is (a simulated
+                             world knows it); evaluation then also scores edits against it
+      clip_embeddings/       optional: raw features of one excerpt per song (the embeddings
+                             layout) and excerpts.parquet (song_id, start_s, duration_s), so
+                             prototypes are clips even when the source has no audio files
 
 A source has audio, embeddings, or both; ``python -m training.prepare`` turns it into
-the folder training reads. Ids are compared as strings. Interactions, tags, audio and
-embeddings may only name songs of ``songs.parquet``.
+the folder training reads. Ids are compared as strings. Interactions, tags, truth,
+audio and embeddings may only name songs of ``songs.parquet``.
 """
 
 from __future__ import annotations
@@ -44,6 +51,8 @@ SOURCE_FILE = "source.json"
 AUDIO_SUFFIXES = EMBED_SUFFIXES  # what the audio layer decodes: wav, flac, ogg, mp3
 SONG_COLUMNS = ("song_id", "title", "artist", "year")
 TAG_COLUMNS = ("song_id", "tag", "weight")
+TRUTH_COLUMNS = ("song_id", "tag")
+EXCERPT_COLUMNS = ("song_id", "start_s", "duration_s")
 INTERACTION_COLUMNS = ("user_id", "song_id", "count")
 
 
@@ -58,6 +67,8 @@ class SourcePaths:
         self.song_tags = self.root / "song_tags.parquet"
         self.audio = self.root / "audio"
         self.embeddings = self.root / "embeddings"
+        self.song_truth = self.root / "song_truth.parquet"
+        self.clip_embeddings = self.root / "clip_embeddings"
 
 
 @dataclass
@@ -86,21 +97,45 @@ class Embeddings:
 
 
 @dataclass
+class ClipEmbeddings:
+    """Raw features of one excerpt per song, and where the excerpt lies in the song."""
+
+    features: Embeddings
+    start_s: np.ndarray  # (N,) seconds from the song's start, aligned to features.ids
+    duration_s: np.ndarray  # (N,) seconds
+    row_of: dict[str, int] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        n = len(self.features.ids)
+        self.row_of = {s: i for i, s in enumerate(self.features.ids)}
+        self.start_s = np.asarray(self.start_s, dtype=np.float64)
+        self.duration_s = np.asarray(self.duration_s, dtype=np.float64)
+        if self.start_s.shape != (n,) or self.duration_s.shape != (n,):
+            raise DataError(
+                f"clip embeddings: {n} ids but {self.start_s.shape} starts and "
+                f"{self.duration_s.shape} durations; give one excerpt per id"
+            )
+        bad = ~(np.isfinite(self.start_s) & (self.start_s >= 0) & (self.duration_s > 0))
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise DataError(
+                f"clip embeddings: excerpt of {self.features.ids[i][:80]!r} starts at "
+                f"{float(self.start_s[i])} s and lasts {float(self.duration_s[i])} s; starts "
+                "must be >= 0 and durations > 0"
+            )
+
+
+@dataclass
 class Source:
     root: Path
     meta: dict
     interactions: pd.DataFrame  # user_id, song_id (categorical, sorted categories), count int32
-    songs: pd.DataFrame  # song_id, title, artist, year (Int32, <NA> unknown)
+    songs: pd.DataFrame  # song_id, title, artist, year (Int32, <NA> unknown)[, spec (JSON text)]
     song_tags: pd.DataFrame  # song_id, tag, weight
     audio: dict[str, Path]  # song_id -> file; empty when the source has no audio
     embeddings: Embeddings | None
-
-    def songs_with_features(self) -> set[str]:
-        """Songs that can be embedded: an audio file or a precomputed row."""
-        ids = set(self.audio)
-        if self.embeddings is not None:
-            ids |= set(self.embeddings.ids)
-        return ids
+    song_truth: pd.DataFrame | None = None  # song_id, tag; None: the source knows no truth
+    clips: ClipEmbeddings | None = None
 
 
 # --------------------------------------------------------------------------- checks
@@ -206,7 +241,8 @@ def check_interactions(df: pd.DataFrame, *, merge_duplicates: bool = False) -> p
 
 
 def check_songs(df: pd.DataFrame) -> pd.DataFrame:
-    """song_id unique and non-empty; title/artist strings ('' when unknown); year Int32."""
+    """song_id unique and non-empty; title/artist strings ('' when unknown); year Int32;
+    the optional spec a JSON object as text ('' when none)."""
     if "song_id" not in df.columns:
         raise DataError(f"songs table lacks column 'song_id'; got {list(df.columns)}")
     ids = df["song_id"]
@@ -225,27 +261,51 @@ def check_songs(df: pd.DataFrame) -> pd.DataFrame:
     year = pd.to_numeric(year, errors="coerce").reset_index(drop=True)
     year = year.where((year >= 1000) & (year <= 2100))  # 0 and junk: unknown
     out["year"] = year.round().astype("Int32")
+    if "spec" in df.columns:
+        out["spec"] = [_spec_text(s, i) for s, i in zip(df["spec"], out["song_id"], strict=True)]
+    return out
+
+
+def _spec_text(spec, song_id: str) -> str:
+    """A render spec (dict or JSON text, None/'' for none) as JSON text."""
+    if spec is None or isinstance(spec, float) or (isinstance(spec, str) and not spec):
+        return ""
+    text = spec if isinstance(spec, str) else json.dumps(spec)
+    try:
+        ok = isinstance(json.loads(text), dict)
+    except json.JSONDecodeError:
+        ok = False
+    if not ok:
+        raise DataError(
+            f"songs table: the spec of {song_id[:80]!r} is not a JSON object "
+            f"({str(spec)[:80]!r}); give a dict or its JSON text"
+        )
+    return text
+
+
+def _song_tag_pairs(df: pd.DataFrame, what: str, columns: tuple[str, ...]) -> pd.DataFrame:
+    """song_id and tag as strings, tags checked against the 80 names, pairs unique."""
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise DataError(f"{what} lack column(s) {missing}; got {list(df.columns)}")
+    out = pd.DataFrame(
+        {"song_id": df["song_id"].astype(str).to_numpy(), "tag": df["tag"].astype(str).to_numpy()}
+    )
+    unknown = sorted(set(out["tag"]) - set(TAG_NAMES))
+    if unknown:
+        raise DataError(
+            f"{what} name tag(s) {[t[:40] for t in unknown[:5]]} that are not APRON tags; map "
+            "them onto the 80 names in apron_core.tags.TAG_NAMES first"
+        )
+    if out.duplicated(["song_id", "tag"]).any():
+        raise DataError(f"{what} repeat a (song_id, tag) pair; keep one row per pair")
     return out
 
 
 def check_song_tags(df: pd.DataFrame) -> pd.DataFrame:
     """Tags must be APRON tag names; weights in (0, 1]; one row per (song, tag)."""
-    missing = [c for c in TAG_COLUMNS if c not in df.columns]
-    if missing:
-        raise DataError(f"song_tags lack column(s) {missing}; got {list(df.columns)}")
-    out = pd.DataFrame(
-        {
-            "song_id": df["song_id"].astype(str).to_numpy(),
-            "tag": df["tag"].astype(str).to_numpy(),
-            "weight": pd.to_numeric(df["weight"], errors="coerce").to_numpy(dtype=np.float32),
-        }
-    )
-    unknown = sorted(set(out["tag"]) - set(TAG_NAMES))
-    if unknown:
-        raise DataError(
-            f"song_tags name tag(s) {unknown[:5]} that are not APRON tags; map them onto the 80 "
-            "names in apron_core.tags.TAG_NAMES first"
-        )
+    out = _song_tag_pairs(df, "song_tags", TAG_COLUMNS)
+    out["weight"] = pd.to_numeric(df["weight"], errors="coerce").to_numpy(dtype=np.float32)
     w = out["weight"].to_numpy()
     bad = ~np.isfinite(w) | (w <= 0) | (w > 1)
     if bad.any():
@@ -253,8 +313,12 @@ def check_song_tags(df: pd.DataFrame) -> pd.DataFrame:
             f"song_tags: {int(bad.sum())} weight(s) outside (0, 1] (e.g. {w[bad][0]!r}); "
             "scale weights to (0, 1] and drop zero ones"
         )
-    if out.duplicated(["song_id", "tag"]).any():
-        raise DataError("song_tags repeat a (song_id, tag) pair; keep one row (the max weight)")
+    return out.sort_values(["song_id", "tag"], kind="stable").reset_index(drop=True)
+
+
+def check_song_truth(df: pd.DataFrame) -> pd.DataFrame:
+    """Ground-truth tags: APRON tag names, one row per (song, tag)."""
+    out = _song_tag_pairs(df, "song_truth", TRUTH_COLUMNS)
     return out.sort_values(["song_id", "tag"], kind="stable").reset_index(drop=True)
 
 
@@ -345,6 +409,52 @@ def read_embeddings(folder: str | os.PathLike) -> Embeddings:
     return Embeddings(ids=ids, raw=np.load(files[1]), encoder=str(name), encoder_config=config)
 
 
+def write_clip_embeddings(folder: str | os.PathLike, clips: ClipEmbeddings) -> Path:
+    folder = write_embeddings(folder, clips.features)
+    excerpts = pd.DataFrame(
+        {"song_id": clips.features.ids, "start_s": clips.start_s, "duration_s": clips.duration_s}
+    )
+    excerpts.to_parquet(folder / "excerpts.parquet", index=False)
+    return folder
+
+
+def read_clip_embeddings(folder: str | os.PathLike) -> ClipEmbeddings:
+    """Clip features (the embeddings layout) with their excerpts, aligned by song id."""
+    folder = Path(folder)
+    features = read_embeddings(folder)
+    path = folder / "excerpts.parquet"
+    if not path.is_file():
+        raise DataError(
+            f"clip embeddings {folder} lack excerpts.parquet ({', '.join(EXCERPT_COLUMNS)}); "
+            "rewrite the source with write_source(..., clips=...)"
+        )
+    excerpts = pd.read_parquet(path)
+    missing = [c for c in EXCERPT_COLUMNS if c not in excerpts.columns]
+    if missing:
+        raise DataError(f"{path} lacks column(s) {missing}; got {list(excerpts.columns)}")
+    if excerpts["song_id"].astype(str).tolist() != features.ids:
+        raise DataError(f"{path} does not list the songs of {folder / 'ids.txt'} in their order")
+    return ClipEmbeddings(features, excerpts["start_s"], excerpts["duration_s"])
+
+
+def _check_clip_encoder(clips: ClipEmbeddings | None, emb: Embeddings | None) -> None:
+    """Clips and songs must live in one feature space, or prototypes compare apples to pears."""
+    same = (
+        clips is None
+        or emb is None
+        or (
+            (clips.features.encoder, clips.features.encoder_config)
+            == (emb.encoder, emb.encoder_config)
+        )
+    )
+    if not same:
+        raise DataError(
+            f"clip embeddings come from encoder {clips.features.encoder!r} "
+            f"{clips.features.encoder_config}, the song embeddings from {emb.encoder!r} "
+            f"{emb.encoder_config}; embed both with the same encoder and settings"
+        )
+
+
 def write_source(
     out_dir: str | os.PathLike,
     *,
@@ -353,6 +463,8 @@ def write_source(
     song_tags: pd.DataFrame,
     audio: Mapping[str, str | os.PathLike] | None = None,
     embeddings: Embeddings | None = None,
+    song_truth: pd.DataFrame | None = None,
+    clips: ClipEmbeddings | None = None,
     name: str = "source",
     meta: dict | None = None,
     link: str = "symlink",
@@ -361,8 +473,9 @@ def write_source(
     """Validate and write a source folder; returns its path.
 
     ``audio`` maps song ids to files, placed as ``audio/<song_id><suffix>`` (``link``:
-    "symlink", falling back to a copy, or "copy"). Raises DataError on anything a
-    reader would refuse.
+    "symlink", falling back to a copy, or "copy"). ``song_truth`` (song_id, tag),
+    ``clips`` and a ``spec`` column of ``songs`` are optional (see the module doc).
+    Raises DataError on anything a reader would refuse.
     """
     if link not in ("symlink", "copy"):
         raise DataError(f"link={link!r}: use 'symlink' or 'copy'")
@@ -380,6 +493,12 @@ def write_source(
     _check_refs("song_tags", set(tags["song_id"]), known)
     if embeddings is not None:
         _check_refs("embeddings", set(embeddings.ids), known)
+    truth = check_song_truth(song_truth) if song_truth is not None else None
+    if truth is not None:
+        _check_refs("song_truth", set(truth["song_id"]), known)
+    if clips is not None:
+        _check_refs("clip embeddings", set(clips.features.ids), known)
+    _check_clip_encoder(clips, embeddings)
     if audio:
         _check_refs("audio", set(audio), known)
         bad = [p for p in audio.values() if Path(p).suffix.lower() not in AUDIO_SUFFIXES]
@@ -387,8 +506,8 @@ def write_source(
             raise DataError(f"audio file {bad[0]} is not one of {AUDIO_SUFFIXES}; convert it")
     songs.to_parquet(paths.songs, index=False)
     tags.to_parquet(paths.song_tags, index=False)
-    # one row group: the id dictionaries are stored once (per row group they would be
-    # repeated, ten times the size, and unifying them on read takes minutes at MSD size)
+    # one row group: the id dictionaries are stored once, not once per row group (size and
+    # read time at MSD scale: reports/data_pipeline.md)
     inter.to_parquet(paths.interactions, index=False, row_group_size=max(1, len(inter)))
     if paths.audio.exists():
         shutil.rmtree(paths.audio)
@@ -399,10 +518,17 @@ def write_source(
             if not src.is_file():
                 raise DataError(f"audio file {src} for song {song_id!r} does not exist")
             _place(src, paths.audio / f"{song_id}{src.suffix.lower()}", link)
-    if paths.embeddings.exists():
-        shutil.rmtree(paths.embeddings)
+    for folder in (paths.embeddings, paths.clip_embeddings):
+        if folder.exists():
+            shutil.rmtree(folder)
     if embeddings is not None:
         write_embeddings(paths.embeddings, embeddings)
+    if clips is not None:
+        write_clip_embeddings(paths.clip_embeddings, clips)
+    if truth is not None:
+        truth.to_parquet(paths.song_truth, index=False)
+    else:
+        paths.song_truth.unlink(missing_ok=True)
     info = {
         "format": "apron-source",
         "version": SOURCE_VERSION,
@@ -414,6 +540,8 @@ def write_source(
             "song_tags": len(tags),
             "audio_files": len(audio or {}),
             "embeddings": len(embeddings.ids) if embeddings is not None else 0,
+            "song_truth": len(truth) if truth is not None else 0,
+            "clip_embeddings": len(clips.features.ids) if clips is not None else 0,
         },
         **(meta or {}),
     }
@@ -447,11 +575,20 @@ def read_source(root: str | os.PathLike, *, check_refs: bool = True) -> Source:
         raise DataError(
             f"source {paths.root} has neither audio/ nor embeddings/; songs need one of them"
         )
+    truth = (
+        check_song_truth(pd.read_parquet(paths.song_truth)) if paths.song_truth.is_file() else None
+    )
+    clips = read_clip_embeddings(paths.clip_embeddings) if paths.clip_embeddings.is_dir() else None
+    _check_clip_encoder(clips, emb)
     if check_refs:
         known = set(songs["song_id"])
         _check_refs("interactions", set(inter["song_id"].cat.categories), known)
         _check_refs("song_tags", set(tags["song_id"]), known)
         _check_refs("audio files", set(audio), known)
-        if emb is not None:
-            _check_refs("embeddings", set(emb.ids), known)
-    return Source(paths.root, meta, inter, songs, tags, audio, emb)
+        for what, ids in (
+            ("embeddings", emb.ids if emb is not None else ()),
+            ("song_truth", truth["song_id"] if truth is not None else ()),
+            ("clip embeddings", clips.features.ids if clips is not None else ()),
+        ):
+            _check_refs(what, set(ids), known)
+    return Source(paths.root, meta, inter, songs, tags, audio, emb, truth, clips)

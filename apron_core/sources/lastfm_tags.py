@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,16 +80,6 @@ class TagMap:
 
     def is_ignored(self, text: str) -> bool:
         return normalize_tag(text) in self.ignored
-
-    def map_many(self, texts: Iterable[str]) -> list[tuple[str, ...]]:
-        """:meth:`lookup` for each string, normalizing each distinct string once."""
-        cache: dict[str, tuple[str, ...]] = {}
-        out = []
-        for t in texts:
-            if t not in cache:
-                cache[t] = self.lookup(t)
-            out.append(cache[t])
-        return out
 
 
 def _fail(source: str, what: str) -> ConfigError:

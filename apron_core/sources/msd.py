@@ -19,6 +19,7 @@ Everything removed is recorded, with the reason, in a :class:`PrepLog`.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import sqlite3
@@ -35,7 +36,7 @@ from tqdm.auto import tqdm
 
 from apron_core.embed_folder import list_audio
 from apron_core.errors import ConfigError, DataError
-from apron_core.sources.generic import Embeddings, read_embeddings, write_source
+from apron_core.sources.generic import Embeddings, SourcePaths, read_embeddings, write_source
 from apron_core.sources.lastfm_tags import TagMap, load_tag_map
 from apron_core.sources.report import PrepLog
 
@@ -655,10 +656,6 @@ def msd_to_source(
 
 
 def _store_log(out_dir: str | os.PathLike, log: PrepLog) -> None:
-    import json
-
-    from apron_core.sources.generic import SourcePaths
-
     p = SourcePaths(out_dir).meta
     meta = json.loads(p.read_text())
     meta["report"] = log.to_dict()

@@ -12,8 +12,11 @@ Stages, each timed and logged with what it dropped and why:
 5. ``split``        strong generalization: ``n_heldout_users`` validation and as many
                     test users (``apron_core.data``, run on compact stand-in ids: see
                     :mod:`apron_core.sources.split`), written in vae_cf's layout.
-6. ``catalog``      songs of the split with their tags, encoder fitted on their features.
-7. ``prototypes``   both rules (:mod:`apron_core.sources.clips`), clips exported per rule.
+6. ``catalog``      songs of the split with their tags (and ground truth and render
+                    specs when the source has them), encoder fitted on their features.
+7. ``prototypes``   both rules (:mod:`apron_core.sources.clips`); each prototype's clip is
+                    cut from the song's audio (and exported), else taken from the source's
+                    clip embeddings, else the whole song's features stand in.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from apron_core import data, prototypes
 from apron_core.errors import ApronError, ConfigError, DataError
 from apron_core.sources.clips import DEFAULT_FALLBACKS, choose_prototypes, cut_clips
 from apron_core.sources.features import song_features, source_encoder
-from apron_core.sources.generic import Source, read_source
+from apron_core.sources.generic import ClipEmbeddings, Source, read_source
 from apron_core.sources.prepared import PREPARED_VERSION, PreparedPaths
 from apron_core.sources.report import PrepLog
 from apron_core.sources.split import split_and_write
@@ -94,15 +97,20 @@ def _log_filter(log: PrepLog, rep: data.FilterReport) -> None:
         )
 
 
-def _tag_lists(src: Source, song_ids: list[str], min_weight: float, log: PrepLog) -> list[list]:
+def _tag_lists(tags: pd.DataFrame, song_ids: list[str]) -> list[list[str]]:
+    """Each song's tags (song_id, tag rows) in the fixed tag order; [] for untagged songs."""
+    tags = tags[tags["song_id"].isin(set(song_ids))]
+    order = {t: i for i, t in enumerate(TAG_NAMES)}
+    by_song = tags.groupby("song_id")["tag"].agg(lambda ts: sorted(ts, key=order.__getitem__))
+    return [list(by_song.get(s, [])) for s in song_ids]
+
+
+def _observed_tags(src: Source, song_ids: list[str], min_weight: float, log: PrepLog) -> list:
     tags = src.song_tags
     weak = tags["weight"] < min_weight
     log.drop("catalog", f"song tag weight below min_tag_weight={min_weight:g}", int(weak.sum()),
              "song-tags")  # fmt: skip
-    tags = tags[~weak & tags["song_id"].isin(set(song_ids))]
-    order = {t: i for i, t in enumerate(TAG_NAMES)}
-    by_song = tags.groupby("song_id")["tag"].agg(lambda ts: sorted(ts, key=order.__getitem__))
-    return [list(by_song.get(s, [])) for s in song_ids]
+    return _tag_lists(tags[~weak], song_ids)
 
 
 def prepare(
@@ -214,11 +222,15 @@ def prepare(
                 "title": songs["title"].to_numpy(),
                 "artist": songs["artist"].to_numpy(),
                 "year": songs["year"].fillna(0).astype(np.int32).to_numpy(),
-                "tags": _tag_lists(src, unique_sid, cfg.min_tag_weight, log),
+                "tags": _observed_tags(src, unique_sid, cfg.min_tag_weight, log),
                 "plays": plays.reindex(unique_sid).fillna(0).astype(np.int64).to_numpy(),
                 "audio": [str(src.audio[s]) if s in src.audio else "" for s in unique_sid],
             }
         )
+        if src.song_truth is not None:
+            catalog["true_tags"] = _tag_lists(src.song_truth, unique_sid)
+        if "spec" in songs:
+            catalog["spec"] = songs["spec"].to_numpy()
         catalog.to_parquet(paths.catalog, index=False)
         np.save(paths.raw_embeddings, raw)
         encoder.fit_normalization(raw)
@@ -242,7 +254,7 @@ def prepare(
         for tag, other in used_fallbacks.items():
             log.note(f"tag {tag!r} has no song: its prototype is chosen among {other!r} songs")
         clip_raw, tables, exported = _prototype_features(
-            chosen, src, encoder, catalog, raw, paths, cfg
+            chosen, src, encoder, catalog, raw, paths, cfg, log
         )
         paths.prototype_choices.write_text(
             json.dumps({r: [asdict(p) for p in ps] for r, ps in tables.items()}, indent=1)
@@ -276,18 +288,48 @@ def _prototype_features(
     raw: np.ndarray,
     paths: PreparedPaths,
     cfg: PrepareConfig,
+    log: PrepLog,
 ) -> tuple[dict[str, np.ndarray], dict[str, list[prototypes.Prototype]], bool]:
     """Raw clip features per rule, the tables with clip positions, and whether clips were
-    exported. Without audio for every prototype song, the whole songs' features stand in
-    (duration 0 in the table) and no clips are written."""
-    row = {s: i for i, s in enumerate(catalog["song_id"])}
-    with_audio = all(p.song_id in src.audio for ps in chosen.values() for p in ps)
+    exported. A clip is cut from audio when every prototype song has audio, else taken
+    from the source's clip embeddings when they cover every prototype song; otherwise the
+    whole songs' features stand in (duration 0 in the table) and no clips are written."""
+    needed = {p.song_id for ps in chosen.values() for p in ps}
     if paths.prototypes.exists():
         shutil.rmtree(paths.prototypes)
-    if not with_audio:
-        tables = {r: [replace(p, duration_s=0.0) for p in ps] for r, ps in chosen.items()}
-        feats = {r: raw[[row[p.song_id] for p in ps]] for r, ps in tables.items()}
-        return feats, tables, False
+    if needed <= set(src.audio):
+        return (*_audio_clips(chosen, src, encoder, paths, cfg), True)
+    if src.clips is not None and needed <= set(src.clips.row_of):
+        log.note("prototype clips: the source's clip embeddings (no audio, so none exported)")
+        return (*_embedded_clips(chosen, src.clips), False)
+    log.note("prototype clips: whole-song features (the source has no audio or clip embeddings)")
+    row = {s: i for i, s in enumerate(catalog["song_id"])}
+    tables = {r: [replace(p, duration_s=0.0) for p in ps] for r, ps in chosen.items()}
+    feats = {r: raw[[row[p.song_id] for p in ps]] for r, ps in tables.items()}
+    return feats, tables, False
+
+
+def _embedded_clips(
+    chosen: dict[str, list[prototypes.Prototype]], clips: ClipEmbeddings
+) -> tuple[dict[str, np.ndarray], dict[str, list[prototypes.Prototype]]]:
+    feats, tables = {}, {}
+    for rule, ps in chosen.items():
+        rows = [clips.row_of[p.song_id] for p in ps]
+        feats[rule] = clips.features.raw[rows]
+        tables[rule] = [
+            replace(p, start_s=float(clips.start_s[i]), duration_s=float(clips.duration_s[i]))
+            for p, i in zip(ps, rows, strict=True)
+        ]
+    return feats, tables
+
+
+def _audio_clips(
+    chosen: dict[str, list[prototypes.Prototype]],
+    src: Source,
+    encoder,
+    paths: PreparedPaths,
+    cfg: PrepareConfig,
+) -> tuple[dict[str, np.ndarray], dict[str, list[prototypes.Prototype]]]:
     tables, clips = cut_clips(chosen, src.audio, encoder, clip_s=cfg.clip_s)
     feats = {}
     for rule, ps in tables.items():
@@ -304,4 +346,4 @@ def _prototype_features(
             sr=encoder.sr,
             extra={"source": src.meta.get("name"), "clip_s": cfg.clip_s},
         )
-    return feats, tables, True
+    return feats, tables

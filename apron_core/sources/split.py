@@ -1,7 +1,7 @@
 """The strong-generalization split of ``apron_core.data``, run on short stand-in ids.
 
 ``data.split_strong_generalization`` materializes its frames as strings; with MSD's
-40-character user ids that is most of its memory (5 GB at 29 M interactions). Here each
+40-character user ids that is most of its memory (figures: reports/data_pipeline.md). Here each
 id is replaced by its zero-padded rank among the sorted ids: ranks sort exactly like
 the ids, so the split (which sorts ids before shuffling with its seed) is the same one,
 row for row. The vae_cf CSVs hold only indices, so after ``data.write_vae_cf`` only the

@@ -1,7 +1,7 @@
 """Endpoints for API clients only (gradio_client, HTTP): set one tag's weight in the
-session (the page does it with the sliders' own events), play a song, recommend from
-80 weights, infer a profile from song ids. `Client.view_api()` lists them with the
-page's named events."""
+session, lock tags (the page does both on the sliders), play a song, recommend from 80
+weights, infer a profile from song ids. `Client.view_api()` lists them with the page's
+named events."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import gradio as gr
 
+from apron_core.tags import TAG_NAMES
 from apron_core.ui import handlers as h
 from apron_core.ui.errors import handle_errors
 from apron_core.ui.events import QUIET, EventContext, unchanged, view_outputs
@@ -17,11 +18,13 @@ from apron_core.ui.state import Session
 
 @dataclass(frozen=True)
 class ApiPanel:
-    """Hidden inputs of /set_weight (an API event needs components to take its values)."""
+    """Hidden inputs of /set_weight and /locks (an API event needs components to take its
+    values)."""
 
     tag: gr.Textbox
     percent: gr.Number
     set_weight: gr.Button
+    locks: gr.Dropdown
 
     def wire(self, ev: EventContext) -> None:
         ctx = ev.app
@@ -31,14 +34,21 @@ class ApiPanel:
             view = h.set_weight(ctx, session, tag, percent)
             return unchanged() if view is None else view_outputs(view)
 
-        ev.catch_up(
-            self.set_weight.click(
-                set_weight,
-                inputs=[ev.state, self.tag, self.percent],
-                outputs=ev.view,
-                api_name="set_weight",
-                **QUIET,
-            )
+        self.set_weight.click(
+            set_weight,
+            inputs=[ev.state, self.tag, self.percent],
+            outputs=ev.view,
+            api_name="set_weight",
+            **QUIET,
+        )
+
+        @handle_errors
+        def locks(session: Session, names: list[str] | None) -> list:
+            """Lock exactly these tags (they keep their share while others move)."""
+            return view_outputs(h.refresh(ctx, h.set_locks(session, names)))
+
+        self.locks.change(
+            locks, inputs=[ev.state, self.locks], outputs=ev.view, api_name="locks", **QUIET
         )
 
         @handle_errors
@@ -68,4 +78,5 @@ def build_api() -> ApiPanel:
         tag = gr.Textbox(label="tag")
         percent = gr.Number(label="percent")
         set_weight = gr.Button("set weight")
-    return ApiPanel(tag, percent, set_weight)
+        locks = gr.Dropdown(choices=list(TAG_NAMES), value=[], multiselect=True, label="locks")
+    return ApiPanel(tag, percent, set_weight, locks)

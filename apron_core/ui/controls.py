@@ -1,9 +1,8 @@
-"""Controls beside the sliders: zero/boost/lock a tag quickly, reset to the inferred
-profile, export/import the profile as JSON and share it as a link."""
+"""Controls below the sliders: zero or boost a tag quickly, export/import the profile as
+JSON and share it as a link. (Locks, undo, redo and reset sit on the sliders.)"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import gradio as gr
@@ -26,8 +25,6 @@ class ControlsPanel:
     tag: gr.Dropdown
     zero: gr.Button
     boost: gr.Button
-    locks: gr.Dropdown
-    reset: gr.Button
     export: gr.Button
     export_file: gr.File
     import_file: gr.File
@@ -46,29 +43,7 @@ class ControlsPanel:
             return view_outputs(h.boost(ctx, session, tag))
 
         for button, fn, name in ((self.zero, zero, "zero"), (self.boost, boost, "boost")):
-            ev.catch_up(
-                button.click(
-                    fn, inputs=[ev.state, self.tag], outputs=ev.view, api_name=name, **QUIET
-                )
-            )
-
-        @handle_errors
-        def locks(session: Session, names: Sequence[str] | None) -> Session:
-            return h.set_locks(session, names)
-
-        self.locks.change(
-            locks, inputs=[ev.state, self.locks], outputs=[ev.state], api_name="locks", **QUIET
-        )
-
-        @handle_errors
-        def reset(session: Session) -> list:
-            return [*view_outputs(h.reset(ctx, session)), []]  # locks released
-
-        ev.catch_up(
-            self.reset.click(
-                reset, inputs=[ev.state], outputs=[*ev.view, self.locks], api_name="reset", **QUIET
-            )
-        )
+            button.click(fn, inputs=[ev.state, self.tag], outputs=ev.view, api_name=name, **QUIET)
 
         @handle_errors
         def export_profile(session: Session) -> str:
@@ -85,13 +60,11 @@ class ControlsPanel:
         def import_profile(path: str | None) -> list:
             return start_outputs(h.import_profile(ctx, path))
 
-        ev.catch_up(
-            self.import_file.upload(
-                import_profile,
-                inputs=[self.import_file],
-                outputs=ev.start,
-                api_name="import_profile",
-            )
+        self.import_file.upload(
+            import_profile,
+            inputs=[self.import_file],
+            outputs=ev.start,
+            api_name="import_profile",
         )
 
         @handle_errors
@@ -113,28 +86,20 @@ def build_controls() -> ControlsPanel:
             scale=2,
             min_width=160,
         )
-        locks = gr.Dropdown(
-            choices=list(TAG_NAMES),
-            value=[],
-            multiselect=True,
-            label="Locked tags (keep their share while you move others)",
-            elem_id="locks",
-            scale=3,
-            min_width=200,
-        )
-    with gr.Row(equal_height=False):
-        zero = gr.Button("Zero tag", elem_id="zero-tag", size="sm", min_width=80)
-        boost = gr.Button("Boost tag ×2", elem_id="boost-tag", size="sm", min_width=80)
-        reset = gr.Button("Reset to inferred", elem_id="reset", size="sm", min_width=80)
-        share = gr.Button("Share link", elem_id="share", size="sm", min_width=80)
-    share_url = gr.Textbox(
-        show_label=False,
-        placeholder="Share link appears here",
-        elem_id="share-url",
-        interactive=False,
-        buttons=["copy"],
-        max_lines=2,
-    )
+        with gr.Column(scale=2, min_width=160):
+            zero = gr.Button("Zero tag", elem_id="zero-tag", size="sm", min_width=80)
+            boost = gr.Button("Boost tag ×2", elem_id="boost-tag", size="sm", min_width=80)
+        with gr.Column(scale=3, min_width=200):
+            share = gr.Button("Share link", elem_id="share", size="sm", min_width=80)
+            share_url = gr.Textbox(
+                label="Share link",
+                show_label=False,
+                placeholder="Share link appears here",
+                elem_id="share-url",
+                interactive=False,
+                buttons=["copy"],
+                max_lines=2,
+            )
     with gr.Accordion("Save or load the profile (JSON)", open=False, elem_id="files"):
         export = gr.Button("Export JSON", elem_id="export", size="sm")
         with gr.Row(equal_height=False):
@@ -144,6 +109,4 @@ def build_controls() -> ControlsPanel:
             import_file = gr.File(
                 label="Import a profile (.json)", file_types=[".json"], elem_id="import", height=90
             )
-    return ControlsPanel(
-        tag, zero, boost, locks, reset, export, export_file, import_file, share, share_url
-    )
+    return ControlsPanel(tag, zero, boost, export, export_file, import_file, share, share_url)

@@ -10,14 +10,15 @@ through `state`), the top-k, their explanations and their tag mix.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
 from apron_core.errors import DataError
-from apron_core.tags import TAG_NAMES
+from apron_core.tags import CATEGORIES, TAG_NAMES
+from apron_core.ui import commands
 from apron_core.ui import state as st
 from apron_core.ui.audio import encode_uploads
 from apron_core.ui.charts import radar_figures, tag_mix_figures
@@ -25,8 +26,10 @@ from apron_core.ui.context import AppContext
 from apron_core.ui.disk import prune
 from apron_core.ui.files import static_url
 from apron_core.ui.limits import check_query, check_song_ids
+from apron_core.ui.scale import TAG_CATEGORY, category_shares, within_shares
 from apron_core.ui.song_lists import (
     diff_lists,
+    mix_changes,
     render_history,
     render_player,
     render_recommendations,
@@ -43,6 +46,7 @@ class View:
     radar: dict[str, dict]  # category → plotly figure
     tagmix: dict[str, dict]  # category → plotly figure
     notes: tuple[str, ...] = ()
+    steer: dict = field(default_factory=dict)  # what the sliders show (`steer_payload`)
 
 
 @dataclass(frozen=True)
@@ -67,7 +71,8 @@ def _edited(session: Session) -> bool:
 
 
 def refresh(ctx: AppContext, session: Session, notes: Sequence[str] = ()) -> View:
-    """Recommend for the session's profile and render the list and both charts."""
+    """Recommend for the session's profile and render the list, both charts and the
+    sliders' payload."""
     profile = _require(session)
     k = ctx.config.k
     rec = ctx.engine.recommend(profile, k=k, exclude=session.history, explain=True)
@@ -75,6 +80,7 @@ def refresh(ctx: AppContext, session: Session, notes: Sequence[str] = ()) -> Vie
     heading = f"Top {k} for {session.source or 'this profile'}"
     if _edited(session):
         heading += " · edited"
+    before_mix = session.last_mix if session.last_recs else None
     html = render_recommendations(
         rec.song_ids,
         [e.text for e in rec.explanations],
@@ -82,17 +88,44 @@ def refresh(ctx: AppContext, session: Session, notes: Sequence[str] = ()) -> Vie
         changes,
         heading=heading,
         audio_note=ctx.audio_note,
-        top_tags=[[TAG_NAMES[i] for i, _ in e.top] for e in rec.explanations],
         notes=notes,
+        mix=mix_changes(before_mix, rec.tag_mix) if before_mix is not None else (),
     )
-    new = replace(session, last_recs=tuple(rec.song_ids))
+    new = replace(
+        session, last_recs=tuple(rec.song_ids), last_mix=rec.tag_mix, views=session.views + 1
+    )
     return View(
         session=new,
         recs_html=html,
         radar=radar_figures(session.inferred, profile),
-        tagmix=tag_mix_figures(profile, rec.tag_mix, k),
+        tagmix=tag_mix_figures(profile, rec.tag_mix, k, before_mix),
         notes=tuple(notes),
+        steer=steer_payload(new),
     )
+
+
+def steer_payload(session: Session) -> dict:
+    """What the sliders show (ui/scale.py): each category's share of the profile, each
+    tag's share of its category (and the inferred one, marked on its track), the locks
+    and how many edits can be undone and redone. `rev` changes with every view, so the
+    page redraws the sliders even when an edit was refused (the slider springs back).
+    A typed command adds "open": the category the page then shows."""
+    profile = _require(session)
+    inferred = session.inferred
+    return {
+        "rev": session.views,
+        "categories": dict(
+            zip(CATEGORIES, (round(float(v), 6) for v in category_shares(profile)), strict=True)
+        ),
+        "within": [round(float(v), 6) for v in within_shares(profile)],
+        "inferred": None
+        if inferred is None
+        else [round(float(v), 6) for v in within_shares(inferred)],
+        "locked": sorted(session.locked),
+        "undo": len(session.undo),
+        "redo": len(session.redo),
+        "edited": _edited(session),
+    }
 
 
 # --------------------------------------------------------------------------- new profiles
@@ -216,27 +249,59 @@ def build_profile(
 # --------------------------------------------------------------------------- edits
 
 
-def set_weight(ctx: AppContext, session: Session, tag: int | str, percent: float) -> View | None:
-    """One slider released at `percent` (the slider's event and /set_weight): that tag's
-    edit alone. None when the slider already showed that value."""
-    if isinstance(tag, str):
-        i = _tag(tag)
-    elif isinstance(tag, (int, np.integer)) and not isinstance(tag, bool):
-        i = int(tag)
-    else:
-        raise DataError(f"tag {str(tag)[:30]!r} must be a tag name or index")
-    edit = st.set_tag(_require(session), i, percent, session.locked)
+def _apply(ctx: AppContext, session: Session, edit: st.Edit | None) -> View:
+    """The view after an edit (a history step), or of the same profile when it was None."""
     if edit is None:
-        return None
-    return refresh(ctx, session.with_profile(edit.profile), edit.notes)
+        return refresh(ctx, session)
+    return refresh(ctx, st.commit(session, edit.profile), edit.notes)
 
 
-def release_slider(ctx: AppContext, session: Session, tag: int, percent: float) -> View | None:
-    """A slider let go in the page: `set_weight`, or, when the edit is refused, the same
-    profile with the reason printed in the list (the release event skips the queue, and
-    an unqueued event cannot show an error toast)."""
+def _tag_index(tag: object) -> int:
+    if isinstance(tag, str):
+        return _tag(tag)
+    if isinstance(tag, (int, np.integer)) and not isinstance(tag, bool):
+        return int(tag)
+    raise DataError(f"tag {str(tag)[:30]!r} must be a tag name or index")
+
+
+def set_weight(ctx: AppContext, session: Session, tag: int | str, percent: float) -> View | None:
+    """One tag set to `percent` of the whole profile (/set_weight). None when it already
+    had that value."""
+    edit = st.set_tag(_require(session), _tag_index(tag), percent, session.locked)
+    return None if edit is None else _apply(ctx, session, edit)
+
+
+def steer(ctx: AppContext, session: Session, data: object) -> View:
+    """A slider of the steering panel let go (or its number typed): {"kind": "tag",
+    "tag": index, "percent": % of its category} or {"kind": "category", "category":
+    name, "percent": % of the profile}. A refused edit shows the same profile with the
+    reason printed in the list (the event skips the queue, and an unqueued event cannot
+    show an error toast), so the slider springs back."""
+    profile = _require(session)
     try:
-        return set_weight(ctx, session, tag, percent)
+        if not isinstance(data, dict):
+            raise DataError("this slider event carries no value: move the slider again")
+        kind = data.get("kind")
+        if kind == "tag":
+            i = _tag_index(data.get("tag"))
+            edit = st.set_within(profile, i, data.get("percent"), session.locked)
+        elif kind == "category":
+            edit = st.set_category(
+                profile, data.get("category"), data.get("percent"), session.locked, session.inferred
+            )
+        else:
+            raise DataError(f"unknown slider kind {str(kind)[:20]!r}: use 'tag' or 'category'")
+    except DataError as e:
+        return refresh(ctx, session, notes=(str(e),))
+    return _apply(ctx, session, edit)
+
+
+def noted(ctx: AppContext, session: Session, action: Callable[..., View], *args: object) -> View:
+    """`action(ctx, session, *args)` for an unqueued page event: when it is refused, the
+    same profile with the reason printed in the list (such an event cannot show a toast,
+    and the page waits for its answer before it sends the next edit)."""
+    try:
+        return action(ctx, session, *args)
     except DataError as e:
         return refresh(ctx, session, notes=(str(e),))
 
@@ -248,26 +313,83 @@ def _tag(name: str) -> int:
 
 
 def zero(ctx: AppContext, session: Session, tag: str) -> View:
-    edit = st.zero_tag(_require(session), _tag(tag), session.locked)
-    return refresh(ctx, session.with_profile(edit.profile), edit.notes)
+    return _apply(ctx, session, st.zero_tag(_require(session), _tag(tag), session.locked))
 
 
 def boost(ctx: AppContext, session: Session, tag: str) -> View:
-    edit = st.boost_tag(_require(session), _tag(tag), session.locked)
-    return refresh(ctx, session.with_profile(edit.profile), edit.notes)
+    return _apply(ctx, session, st.boost_tag(_require(session), _tag(tag), session.locked))
 
 
 def set_locks(session: Session, names: Sequence[str] | None) -> Session:
-    """Locks change no weight by themselves, only how later edits renormalize."""
-    return replace(session, locked=st.tag_indices(names or [], what="locked tags"))
+    """Locks change no weight by themselves, only how later edits renormalize (a history
+    step, so undo takes a lock back too)."""
+    locked = st.tag_indices(names or [], what="locked tags")
+    return st.commit(session, _require(session), locked) if session.profile is not None else session
+
+
+def toggle_lock(ctx: AppContext, session: Session, data: object) -> View:
+    """The lock button of one tag's slider: {"tag": index}."""
+    tag = _tag_index(data.get("tag") if isinstance(data, dict) else None)
+    if not 0 <= tag < len(TAG_NAMES):
+        raise DataError(f"tag index {tag} is out of range 0-{len(TAG_NAMES) - 1}")
+    locked = session.locked ^ {tag}
+    return refresh(ctx, st.commit(session, _require(session), locked))
 
 
 def reset(ctx: AppContext, session: Session) -> View:
-    """Back to the inferred profile, locks released."""
+    """Back to the inferred profile, locks released (a history step: undo returns)."""
     _require(session)
     if session.inferred is None:
         raise DataError("this profile was never inferred from songs: there is nothing to reset to")
-    return refresh(ctx, replace(session, locked=frozenset()).with_profile(session.inferred))
+    return refresh(ctx, st.commit(session, session.inferred, frozenset()))
+
+
+def undo(ctx: AppContext, session: Session) -> View:
+    _require(session)
+    return refresh(ctx, st.undo(session))
+
+
+def redo(ctx: AppContext, session: Session) -> View:
+    _require(session)
+    return refresh(ctx, st.redo(session))
+
+
+@dataclass(frozen=True)
+class Typed:
+    """A typed command's result: the new view (None when nothing changed) and the line
+    that says what was understood (or why not)."""
+
+    view: View | None
+    echo: str
+    ok: bool
+
+
+def command(ctx: AppContext, session: Session, text: object) -> Typed:
+    """A typed command applied as one edit ("more jazz, no 1980s"; ui/commands.py).
+    Not understood or refused: no edit, and the echo says why."""
+    _require(session)
+    try:
+        cmd = commands.parse(text)
+        if cmd.action == "undo":
+            return Typed(undo(ctx, session), "Undid the last edit.", True)
+        if cmd.action == "redo":
+            return Typed(redo(ctx, session), "Redid the edit.", True)
+        if cmd.action == "reset":
+            return Typed(reset(ctx, session), "Back to the inferred profile.", True)
+        edit = commands.apply(cmd, session.profile, session.locked)
+    except DataError as e:
+        return Typed(None, str(e), False)
+    said = cmd.describe()
+    if cmd.corrections:
+        said += f" ({'; '.join(cmd.corrections)})"
+    if np.array_equal(edit.profile, session.profile):
+        return Typed(None, f"Understood: {said}. That changes nothing.", True)
+    view = _apply(ctx, session, edit)
+    # the sliders and charts turn to the category the command changed first
+    category = CATEGORIES[int(TAG_CATEGORY[cmd.steps[0].tags[0]])]
+    return Typed(
+        replace(view, steer={**view.steer, "open": category}), f"Understood: {said}.", True
+    )
 
 
 # --------------------------------------------------------------------------- files & links

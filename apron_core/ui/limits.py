@@ -29,7 +29,8 @@ class Limits:
     max_sessions: int = 2000  # sessions held at once (~0.6 MB each); least recent dropped
     # what one request may carry
     max_request_bytes: int = 1_000_000  # JSON body of one event (uploads have their own cap)
-    max_text_chars: int = 200  # any one string in it (search ≤ 100, ids ≤ 64; file paths exempt)
+    max_text_chars: int = 400  # any one string in it (commands ≤ 300, search ≤ 100, ids ≤ 64;
+    # file paths exempt): past what any handler takes, so the handler names its own limit
     max_int_digits: int = 30  # any one integer in it
     # how fast one session (or one API caller without a session) may send events
     events_per_s: float = 10.0  # sustained

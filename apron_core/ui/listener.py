@@ -39,16 +39,14 @@ class ListenerPanel:
             code = request.query_params.get("p") if request is not None else None
             return start_outputs(h.page_load(ctx, code))
 
-        ev.catch_up(ev.page.load(first_profile, outputs=ev.start, api_visibility="private"))
+        ev.page.load(first_profile, outputs=ev.start, api_visibility="private")
 
         @handle_errors
         def listener(listener_id: str) -> list:
             return start_outputs(h.start_listener(ctx, listener_id))
 
-        ev.catch_up(
-            self.select.input(
-                listener, inputs=[self.select], outputs=ev.start, api_name="listener", **QUIET
-            )
+        self.select.input(
+            listener, inputs=[self.select], outputs=ev.start, api_name="listener", **QUIET
         )
 
         @handle_errors
@@ -82,14 +80,12 @@ class ListenerPanel:
         def build_profile(picked: Sequence[str] | None, files: Sequence[str] | None) -> list:
             return start_outputs(h.build_profile(ctx, picked, files))
 
-        ev.catch_up(
-            self.build.click(
-                build_profile,
-                inputs=[self.picked, self.upload],
-                outputs=ev.start,
-                api_name="build_profile",
-                concurrency_limit=BUILD_CONCURRENCY,
-            )
+        self.build.click(
+            build_profile,
+            inputs=[self.picked, self.upload],
+            outputs=ev.start,
+            api_name="build_profile",
+            concurrency_limit=BUILD_CONCURRENCY,
         )
         wire_play_buttons(self.history, ev)
 

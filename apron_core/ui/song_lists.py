@@ -11,11 +11,17 @@ import html
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from apron_core.errors import DataError
+from apron_core.tags import TAG_NAMES
+from apron_core.ui.scale import within_shares
 
-MAX_TAGS_SHOWN = 7
+MAX_TAGS_SHOWN = 7  # tag chips of a history song
+LEFT_SHOWN = 3  # songs that left, shown with ▶ (the rest behind 'n more')
+MIX_CHANGES_SHOWN = 3  # tags whose share in the top-k moved most, shown after an edit
+MIX_CHANGE_MIN_PCT = 1.0  # … by at least this many points of their category
 # a click on a ▶ in a list becomes the component's 'play' event, carrying the song id
 PLAY_JS = (
     "element.addEventListener('click', (ev) => {"
@@ -99,12 +105,8 @@ def _row(
     because: str = "",
     status: str = "",
     move: int = 0,
-    highlight: frozenset[str] = frozenset(),
 ) -> str:
-    tags = " ".join(
-        f'<span class="tag{" hit" if t in highlight else ""}">{_e(t)}</span>'
-        for t in info.tags[:MAX_TAGS_SHOWN]
-    )
+    tags = " ".join(f'<span class="tag">{_e(t)}</span>' for t in info.tags[:MAX_TAGS_SHOWN])
     badge = ""
     if status == "new":
         badge = '<span class="badge new" title="entered since the last edit">new</span>'
@@ -116,15 +118,85 @@ def _row(
         )
     year = f" · {info.year}" if info.year is not None else ""
     rank_html = f'<span class="rank">{rank}</span>' if rank is not None else ""
-    why = f'<span class="why">{_e(because)}</span>' if because else ""
     state = status or ("up" if move > 0 else "down" if move < 0 else "same")
+    if because:  # a recommendation: the reason on one line, the song's tags on hover
+        second = f'<div class="line why" title="{_e(because)}">{_e(because)}</div>'
+        title = f' title="{_e(", ".join(info.tags))}"'
+    else:  # a history song: its tags
+        second = f'<div class="line"><span class="tags">{tags}</span></div>'
+        title = ""
     return (
         f'<li class="song {state}" data-song="{_e(song_id)}" data-status="{state}">'
         f"{_play_button(song_id, info, audio_on)}{rank_html}"
-        f'<div class="meta"><div class="line"><span class="title">{_e(info.title)}</span>'
+        f'<div class="meta"><div class="line"><span class="title"{title}>{_e(info.title)}</span>'
         f'<span class="artist">{_e(info.artist)}{_e(year)}</span>{badge}</div>'
-        f'<div class="line"><span class="tags">{tags}</span>{why}</div></div></li>'
+        f"{second}</div></li>"
     )
+
+
+@dataclass(frozen=True)
+class MixChange:
+    """One tag's share of its category in the top-k's tag mix, before → after an edit."""
+
+    tag: str
+    before_pct: float
+    after_pct: float
+
+
+def mix_changes(before: np.ndarray, after: np.ndarray) -> list[MixChange]:
+    """The tags whose share of their category in the recommendations' tag mix moved most
+    (at least MIX_CHANGE_MIN_PCT points; the scale of the sliders, ui/scale.py)."""
+    b, a = within_shares(before) * 100.0, within_shares(after) * 100.0  # (80,) each
+    delta = np.abs(a - b)
+    order = [int(i) for i in np.argsort(-delta, kind="stable")[:MIX_CHANGES_SHOWN]]
+    return [
+        MixChange(TAG_NAMES[i], float(b[i]), float(a[i]))
+        for i in order
+        if delta[i] >= MIX_CHANGE_MIN_PCT
+    ]
+
+
+def _pct(v: float) -> str:
+    return f"{v:.0f}" if v >= 10 or v == 0 else f"{v:.1f}"
+
+
+def _changes(
+    changes: Changes, songs: Mapping[str, SongInfo], mix: Sequence[MixChange], audio_on: bool
+) -> str:
+    """One compact block: how many songs entered, the songs that left (each with ▶), and
+    the tag mix before → after."""
+    parts = []
+    if changes.entered:
+        parts.append(f'<span class="chg-new">+{len(changes.entered)} new</span>')
+    if changes.left:
+        items = [
+            f'<span class="left-song" data-song="{_e(s)}" title="{_e(songs[s].artist)}">'
+            f"{_play_button(s, songs[s], audio_on)}{_e(songs[s].title)}</span>"
+            for s in changes.left
+        ]
+        shown, more = items[:LEFT_SHOWN], items[LEFT_SHOWN:]
+        rest = (
+            f'<details class="left-more"><summary>{len(more)} more</summary>{" ".join(more)}'
+            "</details>"
+            if more
+            else ""
+        )
+        shown_html = " ".join(shown)
+        parts.append(
+            f'<span class="left" id="recs-left"><b>Left the list:</b> {shown_html}{rest}</span>'
+        )
+    if mix:
+        shifts = ", ".join(
+            f'<span class="mix-tag">{_e(m.tag)} {_pct(m.before_pct)} → {_pct(m.after_pct)} %</span>'
+            for m in mix
+        )
+        parts.append(
+            f'<span class="mix" title="share of its category in the tags of the list">'
+            f"<b>Tag mix:</b> {shifts}</span>"
+        )
+    if not parts:
+        return ""
+    return f'<div class="changes" id="recs-changes">{"".join(parts)}</div>'
 
 
 def render_recommendations(
@@ -135,15 +207,15 @@ def render_recommendations(
     *,
     heading: str,
     audio_note: str = "",
-    top_tags: Sequence[Sequence[str]] = (),
     notes: Sequence[str] = (),
+    mix: Sequence[MixChange] = (),
 ) -> str:
-    """The top-k list, best first, with markers, the songs that left and the edit's notes
-    (e.g. locked tags that had to be rescaled)."""
+    """The top-k list, best first, with what the last edit changed (songs that entered,
+    moved or left, the tag mix before → after) and the edit's notes (e.g. locked tags
+    that had to be rescaled)."""
     audio_on = not audio_note
     rows = []
     for r, sid in enumerate(song_ids):
-        hits = frozenset(top_tags[r]) if r < len(top_tags) else frozenset()
         status = "new" if sid in changes.entered else ""
         rows.append(
             _row(
@@ -154,22 +226,14 @@ def render_recommendations(
                 because=because[r] if r < len(because) else "",
                 status=status,
                 move=changes.moved.get(sid, 0),
-                highlight=hits,
             )
         )
-    left = ""
-    if changes.left:
-        items = ", ".join(
-            f'<span class="left-song" data-song="{_e(s)}">'
-            f"{_e(songs[s].title)} — {_e(songs[s].artist)}</span>"
-            for s in changes.left
-        )
-        left = f'<div class="left" id="recs-left"><b>Left the list:</b> {items}</div>'
     note = f'<p class="audio-off">{_e(audio_note)}</p>' if audio_note else ""
-    note += "".join(f'<p class="edit-note">{_e(n)}</p>' for n in notes)
+    note += "".join(f'<p class="edit-note" role="status">{_e(n)}</p>' for n in notes)
     return (
         f'<div class="apron-list"><div class="list-head">{_e(heading)}</div>{note}'
-        f'<ol class="songs">{"".join(rows)}</ol>{left}</div>'
+        f"{_changes(changes, songs, mix, audio_on)}"
+        f'<ol class="songs">{"".join(rows)}</ol></div>'
     )
 
 

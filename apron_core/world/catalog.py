@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from apron_core.errors import ConfigError
-from apron_core.tags import CATEGORY_TAGS, ERAS, GENRES, INSTRUMENTS, MOODS, TAG_NAMES
+from apron_core.tags import CATEGORY_TAGS, ERAS, GENRES, MOODS, TAG_NAMES
 from apron_core.world.priors import ERA_FIRST_YEAR, ERA_INSTRUMENT_FACTOR, GENRE_PRIORS, LAST_YEAR
 from apron_core.world.spec import SongSpec
 
@@ -240,16 +240,3 @@ def make_catalog(cfg: CatalogConfig) -> Catalog:
     return Catalog(
         artists=artists, songs=songs, specs=specs, song_latent=latent, artist_latent=artist_latent
     )
-
-
-def tag_matrix(tag_lists: list[list[str]] | pd.Series) -> np.ndarray:
-    """(N, 80) binary song-tag matrix in the fixed tag order."""
-    index = {t: i for i, t in enumerate(TAG_NAMES)}
-    a = np.zeros((len(tag_lists), len(TAG_NAMES)), dtype=np.float32)
-    for row, tags in enumerate(tag_lists):
-        for t in tags:
-            a[row, index[t]] = 1.0
-    return a
-
-
-assert set(INSTRUMENTS) >= {x for p in GENRE_PRIORS.values() for x in p.required}

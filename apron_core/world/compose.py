@@ -609,8 +609,3 @@ class _Composer:
 def compose(spec: SongSpec, tables: RecipeTables = DEFAULT_TABLES) -> pretty_midi.PrettyMIDI:
     """The song's MIDI: deterministic in `spec` (all randomness from spec.seed)."""
     return _Composer(spec, tables).compose()
-
-
-def song_tempo(spec: SongSpec, tables: RecipeTables = DEFAULT_TABLES) -> float:
-    """The tempo compose() picks for `spec`, in bpm."""
-    return _Composer(spec, tables).tempo

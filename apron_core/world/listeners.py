@@ -17,8 +17,8 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from apron_core.errors import ConfigError
-from apron_core.tags import CATEGORY_TAGS, TAG_NAMES, category_indices
-from apron_core.world.catalog import Catalog, tag_matrix
+from apron_core.tags import CATEGORY_TAGS, TAG_NAMES, category_indices, tag_matrix
+from apron_core.world.catalog import Catalog
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from apron_core.errors import ConfigError
 from apron_core.tags import ERAS, GENRES, INSTRUMENTS, MOODS
 
 ERA_FIRST_YEAR: dict[str, int] = {era: 1950 + 10 * i for i, era in enumerate(ERAS)}
@@ -284,9 +285,15 @@ ERA_INSTRUMENT_FACTOR: dict[str, dict[str, float]] = {
 }
 
 
-def _check_tables() -> None:
-    assert set(GENRE_PRIORS) == set(GENRES), "every genre needs a prior"
-    for genre, prior in GENRE_PRIORS.items():
+def table_problems(
+    priors: dict[str, GenrePrior] = GENRE_PRIORS,
+    era_factor: dict[str, dict[str, float]] = ERA_INSTRUMENT_FACTOR,
+) -> list[str]:
+    """What is inconsistent in the prior tables (empty when they fit the 80 tags)."""
+    problems = []
+    if set(priors) != set(GENRES):
+        problems.append(f"genres without a prior or unknown: {sorted(set(priors) ^ set(GENRES))}")
+    for genre, prior in priors.items():
         for table, names in (
             (prior.eras, ERAS),
             (prior.moods, MOODS),
@@ -294,12 +301,16 @@ def _check_tables() -> None:
             (dict.fromkeys(prior.required), INSTRUMENTS),
         ):
             unknown = set(table) - set(names)
-            assert not unknown, f"{genre}: unknown tags {unknown}"
-    assert set(ERA_INSTRUMENT_FACTOR) == set(ERAS)
-    used_moods = {m for p in GENRE_PRIORS.values() for m in p.moods}
-    used_instruments = {i for p in GENRE_PRIORS.values() for i in p.palette}
-    assert used_moods == set(MOODS), f"moods never used: {set(MOODS) - used_moods}"
-    assert used_instruments == set(INSTRUMENTS), f"unused: {set(INSTRUMENTS) - used_instruments}"
+            if unknown:
+                problems.append(f"{genre}: unknown tags {sorted(unknown)}")
+    if set(era_factor) != set(ERAS):
+        problems.append(f"era instrument factors: eras {sorted(set(era_factor) ^ set(ERAS))}")
+    unused_moods = set(MOODS) - {m for p in priors.values() for m in p.moods}
+    unused_instruments = set(INSTRUMENTS) - {i for p in priors.values() for i in p.palette}
+    if unused_moods or unused_instruments:
+        problems.append(f"tags no genre uses: {sorted(unused_moods | unused_instruments)}")
+    return problems
 
 
-_check_tables()
+if _problems := table_problems():  # the world would silently lack tags: refuse to import
+    raise ConfigError("apron_core.world.priors: " + "; ".join(_problems))

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from apron_core.errors import ConfigError
 from apron_core.tags import ERAS, GENRES, INSTRUMENTS, MOODS
 
 # GM percussion keys (channel 10) by the names the grids use.
@@ -864,18 +865,31 @@ class RecipeTables:
 DEFAULT_TABLES = RecipeTables()
 
 
-def _check_tables() -> None:
-    assert set(GENRE_RECIPES) == set(GENRES), set(GENRES) ^ set(GENRE_RECIPES)
-    assert set(MOOD_SHIFTS) == set(MOODS), set(MOODS) ^ set(MOOD_SHIFTS)
-    assert set(ERA_PRODUCTION) == set(ERAS)
-    assert set(INSTRUMENT_SOUNDS) == set(INSTRUMENTS)
-    for name, r in GENRE_RECIPES.items():
-        assert r.comp in COMP_GRIDS or r.comp in COMP_GENERATORS, (name, r.comp)
+def table_problems(tables: RecipeTables = DEFAULT_TABLES) -> list[str]:
+    """What is inconsistent in recipe tables (empty when every tag has a sound and every
+    recipe names known parts); check edited tables with it before rendering."""
+    problems = []
+    for what, table, names in (
+        ("genre recipes", tables.genres, GENRES),
+        ("mood shifts", tables.moods, MOODS),
+        ("era productions", tables.eras, ERAS),
+        ("instrument sounds", tables.instruments, INSTRUMENTS),
+    ):
+        if set(table) != set(names):
+            problems.append(f"{what}: missing or unknown {sorted(set(table) ^ set(names))}")
+    for name, r in tables.genres.items():
+        if r.comp not in COMP_GRIDS and r.comp not in COMP_GENERATORS:
+            problems.append(f"{name}: unknown comp {r.comp!r}")
         for groove in r.grooves:
-            assert set(groove) <= set(DRUM_KEYS), (name, set(groove) - set(DRUM_KEYS))
-        assert set(r.programs) <= set(INSTRUMENTS) and set(r.roles) <= set(INSTRUMENTS), name
-    for m in MOOD_SHIFTS.values():
-        assert m.mode in MODES or m.mode == "", m.mode
+            if not set(groove) <= set(DRUM_KEYS):
+                problems.append(f"{name}: unknown drums {sorted(set(groove) - set(DRUM_KEYS))}")
+        if not (set(r.programs) <= set(INSTRUMENTS) and set(r.roles) <= set(INSTRUMENTS)):
+            problems.append(f"{name}: programs or roles name unknown instruments")
+    for mood, m in tables.moods.items():
+        if m.mode not in MODES and m.mode != "":
+            problems.append(f"{mood}: unknown mode {m.mode!r}")
+    return problems
 
 
-_check_tables()
+if _problems := table_problems():  # a song would fail mid-render: refuse to import
+    raise ConfigError("apron_core.world.recipes: " + "; ".join(_problems))

@@ -46,9 +46,9 @@ from apron_core.encoders.mert import (
     mert_hidden_states,
     normalize_clip,
     split_windows,
-    write_random_checkpoint,
 )
 from apron_core.errors import AudioError, ConfigError
+from tests.encoders.mert_checkpoints import write_random_checkpoint
 
 PRE_NORM = {"feat_extract_norm": "layer", "conv_bias": True, "do_stable_layer_norm": True}
 ATOL = 2e-5

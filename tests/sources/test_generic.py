@@ -1,5 +1,5 @@
-"""The generic source format, the prepare step's filter/split invariants, prototypes with
-fallbacks, loading prepared folders, and the demo world as an adapter."""
+"""The generic source format (with its optional truth, render specs and clip embeddings),
+the prepare step's filter/split invariants, prototypes with fallbacks, and the one loader."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from apron_core import data
-from apron_core.dataset import load_dataset, load_world_dataset
+from apron_core.dataset import load_dataset
 from apron_core.errors import ConfigError, DataError
 from apron_core.sources.clips import resolve_fallbacks
 from apron_core.sources.generic import (
@@ -291,8 +291,8 @@ def test_prepared_report_explains_every_drop(prepared):
     assert meta["split"]["n_songs"] == len(pd.read_parquet(PreparedPaths(prepared).catalog))
 
 
-def test_prepared_folder_loads_through_the_world_path(prepared):
-    ds = load_world_dataset(prepared)  # what `training.train --world DIR` calls
+def test_prepared_folder_loads(prepared):
+    ds = load_dataset(prepared)  # what `training.train --data DIR` calls
     assert ds.catalog["song_id"].tolist() == ds.split.unique_sid
     raw = np.load(PreparedPaths(prepared).raw_embeddings)
     assert raw[:, 0].tolist() == [int(s[1:]) for s in ds.split.unique_sid]  # rows aligned
@@ -301,6 +301,7 @@ def test_prepared_folder_loads_through_the_world_path(prepared):
     assert ds.songs.shape == (ds.n_songs, D) and ds.prototypes.shape == (80, D)
     assert [p.tag for p in ds.prototype_table] == list(TAG_NAMES)
     assert ds.true_tags is None and ds.song_tags.shape == (ds.n_songs, 80)
+    assert ds.catalog["spec"].isna().all() and ds.catalog["true_tags"].map(len).eq(0).all()
     assert ds.song_tags[:, TAG_NAMES.index("2020s")].sum() == 0  # borrowed, not invented
     tags = make_source_parts()["song_tags"].query("tag == 'rock'")
     weak = set(tags[tags["weight"] < 0.1]["song_id"]) & set(ds.split.unique_sid)
@@ -383,44 +384,11 @@ def test_prepare_cli(capsys, source, tmp_path):
         prepare_cli.main(["--source", str(tmp_path / "none"), "--output", str(tmp_path / "o")]) == 2
     )
     assert "not a source folder" in capsys.readouterr().err
+    assert prepare_cli.main(["--source", str(source)]) == 2
+    assert "--output is required" in capsys.readouterr().err
     args = ["--source", str(source), "--output", str(tmp_path / "o"), "--quiet"]
     args += ["--min-song-listeners", "10", "--min-user-songs", "10", "--heldout-users", "40"]
     assert prepare_cli.main([*args, "--fallback", "2020s=vinyl"]) == 2
     assert "'vinyl' is not one of the 80" in capsys.readouterr().err
     assert prepare_cli.main([*args, "--rule", "most_listened"]) == 0
     assert read_meta(tmp_path / "o")["config"]["prototype_rule"] == "most_listened"
-
-
-# --------------------------------------------------------------------------- the demo world
-
-
-@pytest.mark.slow
-def test_world_adapter_reproduces_the_direct_path(tmp_path):
-    """A tiny world built directly vs. written as a source and prepared (see sources.world)."""
-    from apron_core.sources.world import world_prepare_config
-    from apron_core.world.build import WorldPaths, build_world
-    from tests.worlds import TINY_WORLD
-
-    cfg = TINY_WORLD
-    world = tmp_path / "world"
-    build_world(cfg, world, prototypes_dir=None, progress=False)
-    assert prepare_cli.main(["--from-world", str(world), "--source", str(tmp_path / "source")]) == 0
-    meta = prepare(
-        tmp_path / "source", tmp_path / "prepared", world_prepare_config(world), progress=False
-    )
-    assert not [d for d in meta["report"]["drops"] if d["stage"] in ("restrict", "filter")]
-
-    direct, via = load_world_dataset(world), load_dataset(tmp_path / "prepared")
-    assert via.split.unique_sid == direct.split.unique_sid
-    assert via.split.unique_uid == direct.split.unique_uid
-    for part in ("train", "val_tr", "val_te", "test_tr", "test_te"):
-        pd.testing.assert_frame_equal(getattr(via.split, part), getattr(direct.split, part))
-    np.testing.assert_allclose(via.songs, direct.songs, atol=1e-6)
-    np.testing.assert_array_equal(via.song_tags, direct.song_tags)
-    assert via.catalog["title"].tolist() == direct.catalog["title"].tolist()
-    world_choices = json.loads(WorldPaths(world).prototype_choices.read_text())
-    for rule, table in world_choices.items():
-        got = load_dataset(tmp_path / "prepared", rule=rule).prototype_table
-        assert [p.song_id for p in got] == [p["song_id"] for p in table], rule
-    assert via.prototypes.shape == direct.prototypes.shape
-    assert not np.allclose(via.prototypes, direct.prototypes)  # whole songs vs rendered clips

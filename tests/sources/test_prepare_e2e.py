@@ -15,8 +15,8 @@ from apron_core.audio import write_audio
 from apron_core.bundle import load_bundle
 from apron_core.prototypes import load_prototypes
 from apron_core.sources.prepared import PreparedPaths, read_meta
-from apron_core.sources.synthetic_msd import _ids, _user_ids, tag_spellings
 from apron_core.tags import TAG_NAMES
+from benchmarks.synthetic_msd import _ids, _user_ids, tag_spellings
 from training import evaluate as evaluate_cli
 from training import prepare as prepare_only_cli
 from training import prepare_msd as prepare_cli
@@ -127,7 +127,7 @@ def test_prepare_train_evaluate_bundle_load(tmp_path, capsys):
 
     code = train_cli.main(
         [
-            "--world", str(prepared),
+            "--data", str(prepared),
             "--output", str(bundle),
             "--device", "cpu",
             "--set", "epochs=3",
@@ -144,7 +144,7 @@ def test_prepare_train_evaluate_bundle_load(tmp_path, capsys):
     (tmp_path / "runs").mkdir()
     code = evaluate_cli.main(
         [
-            "--world", str(prepared),
+            "--data", str(prepared),
             "--bundle", str(bundle),
             "--runs", str(tmp_path / "runs"),
             "--out", str(tmp_path / "reports"),
@@ -161,7 +161,7 @@ def test_prepare_train_evaluate_bundle_load(tmp_path, capsys):
     catalog = json.loads((bundle / "catalog.jsonl").read_text().splitlines()[0])
     assert set(catalog) >= {"song_id", "title", "artist", "year", "tags"}
     assert len(loaded.catalog) == meta["split"]["n_songs"] and len(loaded.prototypes) == 80
-    assert loaded.meta["source"]["prepared"] == str(prepared)
+    assert loaded.meta["source"]["data"] == str(prepared)
     assert loaded.meta["source"]["prototype_clips"] == str(paths.clips("purity_aware"))
     assert loaded.demo_listeners and loaded.song_tags.sum() > 0
     # preparing again (other thresholds) embeds nothing twice: features are cached

@@ -127,33 +127,44 @@ def test_page_is_served(server):
 def test_listener_edit_and_share(client, server):
     ctx = server["ctx"]
     listener = next(iter(ctx.listeners))
-    recs, radar, tagmix, _history, selected, locks = client.predict(listener, api_name="/listener")
+    recs, radar, tagmix, steer, _history, selected = client.predict(listener, api_name="/listener")
     assert recs.count('<li class="song') == ctx.config.k and selected == listener
-    # the radar's payload also carries the 80 slider values the page copies into the sliders
     categories = {"era", "genre", "mood", "instrumentation"}
-    assert set(json.loads(radar)) == categories | {"sliders"}
-    assert sum(json.loads(radar)["sliders"]) == pytest.approx(100.0, abs=0.5)
-    assert set(json.loads(tagmix)) == categories
-    assert locks == []
-    recs2, *_ = client.predict("rock", 70.0, api_name="/set_weight")
+    assert set(json.loads(radar)) == set(json.loads(tagmix)) == categories
+    # the steering panel's payload: what every slider shows
+    payload = json.loads(steer)
+    assert set(payload["categories"]) == categories
+    assert sum(payload["categories"].values()) == pytest.approx(1.0, abs=1e-5)
+    assert len(payload["within"]) == K and payload["locked"] == [] and payload["undo"] == 0
+    recs2, _radar, _tagmix, steer2 = client.predict("rock", 70.0, api_name="/set_weight")
     assert "edited" in recs2 and recs2 != recs
-    rock = json.loads(_[0])["genre"]["data"][-1]["r"][TAG_NAMES.index("rock") - 8]
-    assert rock == pytest.approx(70.0)
-    assert json.loads(_[0])["sliders"][TAG_NAMES.index("rock")] == pytest.approx(70.0)
+    after = json.loads(steer2)
+    assert after["categories"]["genre"] >= 0.7 and after["undo"] == 1
+    rock = TAG_NAMES.index("rock")
+    assert after["within"][rock] * after["categories"]["genre"] == pytest.approx(0.70, abs=1e-5)
     query = client.predict(api_name="/share")
     assert query.startswith("?p=")
     page = httpx.get(server["url"] + query, timeout=TIMEOUT_S)
     assert page.status_code == 200
 
 
-def test_zero_boost_reset_locks(client, server):
+def test_zero_boost_undo_redo_reset_locks(client, server):
     client.predict(next(iter(server["ctx"].listeners)), api_name="/listener")
-    client.predict(["rock"], api_name="/locks")
+    *_, steer = client.predict(["rock"], api_name="/locks")
+    assert json.loads(steer)["locked"] == [TAG_NAMES.index("rock")]
     recs, *_ = client.predict("lo-fi", api_name="/zero")
     assert "edited" in recs
     client.predict("jazz", api_name="/boost")
-    recs, _radar, _tagmix, locks = client.predict(api_name="/reset")
-    assert "edited" not in recs and locks == []
+    *_, steer = client.predict(api_name="/undo")
+    assert json.loads(steer)["redo"] == 1
+    *_, steer = client.predict(api_name="/redo")
+    assert json.loads(steer)["redo"] == 0
+    recs, _radar, _tagmix, steer = client.predict(api_name="/reset")
+    assert "edited" not in recs and json.loads(steer)["locked"] == []
+    recs, *_, echo = client.predict("more jazz, no 1980s", api_name="/command")
+    assert "edited" in recs and "jazz ×2, no 1980s" in echo
+    *_, echo = client.predict("more dubstep", api_name="/command")
+    assert "dubstep" in echo and "nearest tags" in echo
 
 
 def test_export_import_round_trip(client, other, server):

@@ -24,6 +24,7 @@ from apron_core.ui import state as st
 from apron_core.ui.audio import AudioConfig, encode_uploads, prototype_clips
 from apron_core.ui.errors import INTERNAL_MESSAGE, handle_errors
 from apron_core.ui.files import inside
+from apron_core.ui.scale import position_of
 from apron_core.ui.song_lists import (
     SongInfo,
     diff_lists,
@@ -55,9 +56,11 @@ def _rec_ids(recs_html: str) -> list[str]:
     return re.findall(r'<li class="song [a-z]+" data-song="([^"]+)"', recs_html)
 
 
-def _trace(figures: dict, category: str, name: str) -> list[float]:
+def _trace(figures: dict, category: str, name: str, key: str = "") -> list[float]:
     fig = figures[category]
     trace = next(t for t in fig["data"] if t["name"] == name)
+    if key:
+        return trace[key][:-1] if "r" in trace else trace[key]
     return trace["r"][:-1] if "r" in trace else trace["y"]
 
 
@@ -76,14 +79,18 @@ def test_start_listener_shows_the_engines_numbers(ctx, start):
     # the 'because' lines are the engine's explanations
     for e in rec.explanations[:5]:
         assert html.escape(e.text) in start.view.recs_html
-    # charts: profile and tag mix, per category, in percent of the whole profile
+    # charts: profile and tag mix, per category, as shares of the category on the
+    # sliders' track (hover: the share in percent)
     for c in CATEGORIES:
         idx = category_indices(c)
-        np.testing.assert_allclose(
-            _trace(start.view.radar, c, "your profile"), np.round(expected[idx] * 100, 2)
-        )
+        share = expected[idx] / expected[idx].sum()
+        radar = _trace(start.view.radar, c, "your profile")
+        np.testing.assert_allclose(radar, np.round(position_of(share), 4))
+        hover = _trace(start.view.radar, c, "your profile", "customdata")
+        np.testing.assert_allclose(hover, np.round(share * 100, 2))
+        mix_share = rec.tag_mix[idx] / rec.tag_mix[idx].sum()
         mix = _trace(start.view.tagmix, c, f"top-{ctx.config.k} tag mix")
-        np.testing.assert_allclose(mix, np.round(rec.tag_mix[idx] * 100, 2))
+        np.testing.assert_allclose(mix, np.round(position_of(mix_share), 4))
     # the history panel lists every history song with a play button
     for sid in listener.history:
         assert f'data-song="{sid}"' in start.history_html
@@ -176,17 +183,75 @@ def test_set_weight_names_the_tag_in_its_message(ctx, start):
         h.set_weight(ctx, start.view.session, "jazz", -2)
 
 
-def test_a_refused_release_keeps_the_profile_and_says_why(ctx):
+def test_a_refused_slider_keeps_the_profile_and_says_why(ctx):
     start = h.page_load(ctx, st.encode_share(np.eye(K)[TAG_NAMES.index("jazz")]))
     s = start.view.session
-    view = h.release_slider(ctx, s, TAG_NAMES.index("jazz"), 0.0)
+    jazz = TAG_NAMES.index("jazz")
+    view = h.steer(ctx, s, {"kind": "tag", "tag": jazz, "percent": 0.0})
     np.testing.assert_array_equal(view.session.profile, s.profile)
     assert view.notes and "every weight at 0" in view.notes[0]
     assert "edit-note" in view.recs_html and "every weight at 0" in view.recs_html
+    assert view.session.undo == ()  # a refused edit is no step of the history
     with pytest.raises(DataError, match="every weight at 0"):  # the API still refuses
         h.set_weight(ctx, s, "jazz", 0.0)
-    assert h.release_slider(ctx, s, 0, 0.0) is None  # 1950s already shows 0
-    assert h.release_slider(ctx, s, 0, 5.0).session.profile[0] == pytest.approx(0.05)
+    same = h.steer(ctx, s, {"kind": "tag", "tag": jazz, "percent": 100.0})  # where it is
+    np.testing.assert_array_equal(same.session.profile, s.profile) and not same.notes
+    era = h.steer(ctx, s, {"kind": "category", "category": "era", "percent": 25.0})
+    assert era.session.profile[category_indices("era")].sum() == pytest.approx(0.25)
+    assert era.session.profile[jazz] == pytest.approx(0.75)
+
+
+@pytest.mark.parametrize(
+    "data, fragment",
+    [
+        (None, "carries no value"),
+        ({"kind": "volume"}, "unknown slider kind"),
+        ({"kind": "tag", "tag": 999, "percent": 5}, "out of range"),
+        ({"kind": "tag", "tag": "jaz", "percent": 5}, "unknown tag"),
+        ({"kind": "tag", "tag": 2.5, "percent": 5}, "tag name or index"),
+        ({"kind": "tag", "tag": 3, "percent": "5"}, "not a number"),
+        ({"kind": "tag", "tag": 3, "percent": None}, "not a number"),
+        ({"kind": "tag", "tag": 3, "percent": 101}, "above 100"),
+        ({"kind": "category", "category": "<b>x</b>", "percent": 5}, "unknown category"),
+        ({"kind": "category", "category": "era", "percent": -1}, "negative"),
+    ],
+)
+def test_a_bad_slider_event_is_named_in_the_list(ctx, start, data, fragment):
+    view = h.steer(ctx, start.view.session, data)
+    np.testing.assert_array_equal(view.session.profile, start.view.session.profile)
+    assert re.search(fragment, view.notes[0])
+
+
+def test_undo_redo_and_reset_are_history_steps(ctx, start):
+    s0 = start.view.session
+    s1 = h.steer(ctx, s0, {"kind": "tag", "tag": TAG_NAMES.index("jazz"), "percent": 40}).session
+    s2 = h.boost(ctx, s1, "piano").session
+    s3 = h.reset(ctx, s2).session
+    np.testing.assert_array_equal(s3.profile, s0.inferred)
+    back = h.undo(ctx, h.undo(ctx, h.undo(ctx, s3).session).session).session
+    np.testing.assert_array_equal(back.profile, s0.profile)
+    again = h.redo(ctx, h.redo(ctx, back).session).session
+    np.testing.assert_array_equal(again.profile, s2.profile)
+    with pytest.raises(DataError, match="nothing to undo"):
+        h.undo(ctx, back)
+    noted = h.noted(ctx, back, h.undo)  # the page's event: said in the list, not raised
+    assert "nothing to undo" in noted.notes[0]
+    locked = h.toggle_lock(ctx, s1, {"tag": 3}).session
+    assert locked.locked == {3} and h.undo(ctx, locked).session.locked == frozenset()
+
+
+def test_typed_commands(ctx, start):
+    s = start.view.session
+    typed = h.command(ctx, s, "more jazz, no 1980s")
+    assert typed.ok and typed.echo == "Understood: jazz ×2, no 1980s."
+    p = typed.view.session.profile
+    assert p[TAG_NAMES.index("1980s")] == 0 and p[TAG_NAMES.index("jazz")] > s.profile[10]
+    assert len(typed.view.session.undo) == 1  # one edit, one undo step
+    refused = h.command(ctx, s, "more dubstep")
+    assert not refused.ok and refused.view is None and "nearest tags" in refused.echo
+    assert h.command(ctx, typed.view.session, "undo").view.session.undo == ()
+    fixed = h.command(ctx, s, "more jaz")
+    assert fixed.ok and "'jaz' read as jazz" in fixed.echo
 
 
 def test_locks_hold_while_another_tag_moves(ctx, start):

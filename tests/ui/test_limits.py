@@ -6,6 +6,8 @@ from __future__ import annotations
 import pytest
 
 from apron_core.errors import ConfigError, DataError
+from apron_core.ui.commands import MAX_COMMAND_CHARS
+from apron_core.ui.context import AppConfig
 from apron_core.ui.limits import MAX_SONG_ID_CHARS, Limits, check_query, check_song_ids
 
 
@@ -13,7 +15,10 @@ def test_defaults_are_consistent():
     limits = Limits()
     assert limits.event_burst >= limits.events_per_s  # a burst holds at least a second
     assert limits.queue_max_size >= limits.max_waiting_queued
-    assert limits.max_text_chars >= MAX_SONG_ID_CHARS
+    # every text a handler takes reaches it, so that the handler names its own limit
+    assert limits.max_text_chars >= max(
+        MAX_SONG_ID_CHARS, MAX_COMMAND_CHARS, AppConfig.max_query_chars
+    )
 
 
 @pytest.mark.parametrize(

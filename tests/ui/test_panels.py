@@ -1,7 +1,7 @@
 """The page's wiring, read from the Blocks config Gradio sends to the browser (no
-server, no browser): each slider's release is its own small unqueued event, every event
-that changes the profile writes the same view and is followed by the page-side slider
-catch-up, and the handlers the panels bind do what the handlers do."""
+server, no browser): the steering panel's edits are small unqueued events that carry
+their slider in the event's data, every event that changes the profile writes the same
+view (sliders included), and the handlers the panels bind do what the handlers do."""
 
 from __future__ import annotations
 
@@ -13,22 +13,25 @@ import numpy as np
 import pytest
 
 from apron_core.engine import Engine
-from apron_core.tags import TAG_NAMES, K
+from apron_core.tags import TAG_NAMES, K, category_indices
 from apron_core.ui import AppConfig, AppContext, build_app
 from apron_core.ui import handlers as h
 from apron_core.ui.audio import AudioConfig
-from apron_core.ui.events import CATCH_UP_JS, SLIDERS_KEY
-from apron_core.ui.prototypes_panel import tag_slug
-from apron_core.ui.state import Session, to_percent
+from apron_core.ui.prototypes_panel import STEER_JS, clip_map, steer_js, tag_slug
+from apron_core.ui.scale import KNEE, within_shares
+from apron_core.ui.state import Session
 
 BUNDLE = Path(__file__).resolve().parents[2] / "assets" / "demo"
 NAMED = {
     "listener",
     "search",
     "build_profile",
+    "command",
     "zero",
     "boost",
     "locks",
+    "undo",
+    "redo",
     "reset",
     "export_profile",
     "import_profile",
@@ -38,6 +41,7 @@ NAMED = {
     "recommend",
     "profile",
 }
+STEER_EVENTS = ("steer", "lock", "undo", "redo", "reset")
 
 
 @pytest.fixture(scope="module")
@@ -75,53 +79,56 @@ def _ids(config: dict) -> dict[str, int]:
 
 def _view_ids(config: dict) -> list[int]:
     ids = _ids(config)
-    return [ids["state"], ids["recs"], ids["radar"], ids["tagmix"]]
+    return [ids["state"], ids["recs"], ids["radar"], ids["tagmix"], ids["steer"]]
 
 
-def _release_of(config: dict, tag: str) -> dict:
-    slider = _ids(config)[f"slider-{tag_slug(tag)}"]
-    deps = [d for d in config["dependencies"] if [slider, "release"] in map(list, d["targets"])]
+def _event(config: dict, elem_id: str, event: str) -> dict:
+    target = _ids(config)[elem_id]
+    deps = [d for d in config["dependencies"] if [target, event] in map(list, d["targets"])]
     assert len(deps) == 1, deps
     return deps[0]
 
 
-def test_each_slider_release_is_its_own_small_unqueued_event(config):
+def test_each_steering_edit_is_a_small_unqueued_event(config):
     ids = _ids(config)
-    for tag in TAG_NAMES:
-        dep = _release_of(config, tag)
-        slider = ids[f"slider-{tag_slug(tag)}"]
-        assert [list(t) for t in dep["targets"]] == [[slider, "release"]]
-        assert dep["inputs"] == [ids["state"], slider]  # the released value, nothing else
+    for name in STEER_EVENTS:
+        dep = _event(config, "steer", name)
+        assert dep["inputs"] == [ids["state"]]  # the slider and its value travel as event data
         assert dep["outputs"] == _view_ids(config)
         assert dep["queue"] is False and dep["trigger_mode"] == "always_last"
-        assert dep["show_progress"] == "hidden" and dep["api_visibility"] == "private"
+        assert dep["show_progress"] == "hidden"
+    typed = _event(config, "command", "submit")
+    assert typed["inputs"] == [ids["state"], ids["command"]] and typed["queue"] is False
+    assert typed["outputs"] == [*_view_ids(config), ids["command-echo"]]
 
 
-def test_only_the_page_writes_the_sliders_after_every_view(config):
+def test_no_slider_is_a_component_of_its_own(config):
+    """The 80 sliders live inside one panel (no gr.Slider, no event per slider)."""
+    assert not [c for c in config["components"] if c.get("type") == "slider"]
+    assert len(config["dependencies"]) < 40
+
+
+def test_every_event_that_changes_the_profile_writes_the_whole_view(config):
     ids = _ids(config)
-    sliders = [ids[f"slider-{tag_slug(t)}"] for t in TAG_NAMES]
-    deps = {d["id"]: d for d in config["dependencies"]}
-    writers = [d for d in deps.values() if set(d["outputs"]) & set(sliders)]
-    drawing = [d for d in deps.values() if ids["radar"] in d["outputs"]]
-    assert {d["trigger_after"] for d in writers} == {d["id"] for d in drawing}
-    for catch_up in writers:
-        assert catch_up["backend_fn"] is False and catch_up["js"] == CATCH_UP_JS
-        assert catch_up["inputs"] == [ids["radar"], *sliders] and catch_up["outputs"] == sliders
-        assert catch_up["trigger_only_on_success"] is False  # a refused edit springs back too
-    others = {d["api_name"] for d in drawing if d["targets"][0][1] != "release"}
-    assert len(drawing) - len(others) == K
-    assert others == {
+    drawing = [d for d in config["dependencies"] if ids["radar"] in d["outputs"]]
+    for dep in drawing:
+        assert dep["outputs"][:5] == _view_ids(config), dep["api_name"]
+    assert {d["api_name"] for d in drawing} == {
         "first_profile",  # the page's load
         "listener",
         "build_profile",
         "import_profile",
         "set_weight",
+        "locks",
         "zero",
         "boost",
+        "command",
+        "steer",
+        "lock",
+        "undo",
+        "redo",
         "reset",
     }
-    for dep in drawing:
-        assert dep["outputs"][:4] == _view_ids(config), dep["api_name"]
 
 
 def test_named_endpoints(config):
@@ -129,36 +136,43 @@ def test_named_endpoints(config):
     assert named == NAMED
 
 
-def test_a_slider_release_edits_that_tag_only(demo, config, ctx):
-    fn = demo.fns[_release_of(config, "rock")["id"]].fn
+def test_a_slider_event_edits_that_tag_only(demo, config, ctx):
+    fn = demo.fns[_event(config, "steer", "steer")["id"]].fn
     session = h.start_listener(ctx, h.default_listener(ctx)).view.session
-    rock = TAG_NAMES.index("rock")
-    out = fn(session, 30.0)
-    new, recs, radar, tagmix = out
-    assert new.profile[rock] == pytest.approx(0.30)
-    payload = json.loads(radar)
-    assert payload[SLIDERS_KEY] == [float(v) for v in to_percent(new.profile)]
-    assert payload[SLIDERS_KEY][rock] == 30.0
-    assert '<li class="song' in recs and set(json.loads(tagmix)) == set(payload) - {SLIDERS_KEY}
-    again = fn(new, 30.0)  # released where it already is: nothing to send
-    assert all(isinstance(v, dict) and v.get("__type__") == "update" for v in again)
-    refused = fn(new, 130.0)  # said in the list: this event cannot show an error toast
+    jazz = TAG_NAMES.index("jazz")
+    out = fn(session, gr.EventData(None, {"kind": "tag", "tag": jazz, "percent": 30.0}))
+    new, recs, radar, tagmix, steer = out
+    assert within_shares(new.profile)[jazz] == pytest.approx(0.30)
+    others = [i for i in range(K) if i not in category_indices("genre")]
+    np.testing.assert_array_equal(new.profile[others], session.profile[others])
+    payload = json.loads(steer)
+    assert payload["within"][jazz] == pytest.approx(0.30) and payload["undo"] == 1
+    assert '<li class="song' in recs and set(json.loads(radar)) == set(json.loads(tagmix))
+    refused = fn(new, gr.EventData(None, {"kind": "tag", "tag": jazz, "percent": 130.0}))
     np.testing.assert_array_equal(refused[0].profile, new.profile)
     assert "above 100" in refused[1] and 'class="edit-note"' in refused[1]
+    junk = fn(new, gr.EventData(None, "not a dict"))  # said in the list, never raised
+    assert "unknown slider kind" in junk[1]
     with pytest.raises(gr.Error, match="no profile yet"):
-        fn(Session(), 30.0)
+        fn(Session(), gr.EventData(None, {"kind": "tag", "tag": jazz, "percent": 30.0}))
 
 
-def test_gradio_release_event_data_has_no_public_value():
-    """prototypes_panel.py sends each slider's value as its event's input because the
-    release event's EventData exposes the value only in a private field. When this test
-    fails, Gradio has changed how event data is read: revisit that module's note."""
-    slider = gr.Slider(render=False)
-    evt = gr.EventData(slider, 12.5)  # what a slider release sends: a bare number
-    assert [n for n in dir(evt) if not n.startswith("_")] == ["target"]
-    with pytest.raises((AttributeError, TypeError)):
-        evt.value  # noqa: B018
-    assert not any(
-        isinstance(cls, type) and issubclass(cls, gr.EventData) and "release" in name.lower()
-        for name, cls in vars(gr).items()
-    )
+def test_undo_with_nothing_to_undo_is_said_in_the_list(demo, config, ctx):
+    fn = demo.fns[_event(config, "steer", "undo")["id"]].fn
+    session = h.start_listener(ctx, h.default_listener(ctx)).view.session
+    out = fn(session)
+    assert "nothing to undo" in out[1]
+    np.testing.assert_array_equal(out[0].profile, session.profile)
+
+
+def test_the_page_script_gets_the_scale_and_the_clips(ctx):
+    js = steer_js(ctx)
+    assert "__" + "KNEE__" not in js and f"KNEE = {json.dumps(KNEE)}" in js
+    clips = clip_map(ctx)
+    assert len(clips) == K
+    tag, url, source, song = clips[tag_slug("lo-fi")]
+    proto = next(p for p in ctx.engine.bundle.prototypes if p.tag == "lo-fi")
+    assert tag == "lo-fi" and url.endswith(proto.file) and song == proto.song_id
+    assert ctx.songs[song].title in source and proto.song_id in source  # "cut from …"
+    assert "</script" not in js.lower()
+    assert STEER_JS.is_file()

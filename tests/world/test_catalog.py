@@ -1,9 +1,12 @@
+import dataclasses
+
 import numpy as np
 import pytest
 
 from apron_core.errors import ConfigError
-from apron_core.tags import CATEGORY_TAGS, TAG_NAMES
-from apron_core.world.catalog import CatalogConfig, make_catalog, tag_matrix
+from apron_core.tags import CATEGORY_TAGS, tag_matrix
+from apron_core.world import priors
+from apron_core.world.catalog import CatalogConfig, make_catalog
 from apron_core.world.listeners import ListenerConfig, simulate_listeners
 from apron_core.world.spec import SongSpec
 
@@ -59,10 +62,14 @@ def test_observed_tags_are_a_noisy_copy(catalog):
     assert recall[top].mean() > recall[bottom].mean() + 0.15  # popular songs are tagged more
 
 
-def test_tag_matrix_order():
-    a = tag_matrix([["rock", "1950s"], []])
-    assert a.shape == (2, 80)
-    assert a[0, TAG_NAMES.index("rock")] == 1 and a[0, 0] == 1 and a.sum() == 2
+def test_prior_tables_fit_the_tags_and_broken_ones_are_named():
+    assert priors.table_problems() == []
+    broken = dict(priors.GENRE_PRIORS)
+    rock = broken.pop("rock")
+    broken["jazz"] = dataclasses.replace(rock, moods={**rock.moods, "sleepy": 1.0})
+    problems = priors.table_problems(broken)
+    assert any("'rock'" in p for p in problems)  # a genre without a prior
+    assert any("jazz: unknown tags ['sleepy']" in p for p in problems)
 
 
 def test_bad_catalog_config():

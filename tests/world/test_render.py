@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 
 import librosa
@@ -10,6 +11,7 @@ import pytest
 
 from apron_core.errors import ConfigError
 from apron_core.tags import GENRES, MOODS
+from apron_core.world import recipes
 from apron_core.world.compose import compose
 from apron_core.world.priors import GENRE_PRIORS
 from apron_core.world.recipes import GENRE_RECIPES, INSTRUMENT_SOUNDS
@@ -151,3 +153,13 @@ def test_cache_returns_same_audio_and_evicts(tmp_path):
     assert small.size_bytes() <= size * 2.5 * 1.2
     assert small._file(specs[-1]).exists()  # the newest survives
     assert not small._file(specs[0]).exists()  # the oldest went first
+
+
+def test_recipe_tables_fit_the_tags_and_broken_ones_are_named():
+    assert recipes.table_problems() == []
+    genres = {**GENRE_RECIPES, "rock": dataclasses.replace(GENRE_RECIPES["rock"], comp="polka")}
+    moods = {k: v for k, v in recipes.MOOD_SHIFTS.items() if k != "sad"}
+    tables = recipes.RecipeTables(genres=genres, moods=moods)
+    problems = recipes.table_problems(tables)
+    assert "rock: unknown comp 'polka'" in problems
+    assert "mood shifts: missing or unknown ['sad']" in problems
