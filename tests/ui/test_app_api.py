@@ -503,3 +503,21 @@ def test_app_py_uses_malloc_and_a_private_folder_it_removes_at_exit(tmp_path):
         assert stat.S_IMODE(root.stat().st_mode) == 0o700 and uploaded.is_file()
         assert {p.name for p in root.iterdir()} >= {"uploads", "renders"}
     assert not root.exists()  # cleaned at exit
+
+
+def test_nothing_chained_after_a_profile_start_rewrites_the_steering_panel(server):
+    """The CI flake of issue 9: Gradio runs a step chained with .then() after a failed
+    event too. Before the steering panel, a page-only step chained after every profile
+    start copied the radar's slider values into the 80 sliders, so after a refused
+    upload it could land between a visitor typing a value and leaving the box, and the
+    release sent the old value back (the list never changed: the 30-s wait). Nothing that
+    runs after a profile start, failed or not, may write the steering panel."""
+    config = server["demo"].get_config_file()
+    elem = {c["id"]: c["props"].get("elem_id") for c in config["components"]}
+    panel = next(cid for cid, e in elem.items() if e == "steer")
+    deps = config["dependencies"]
+    starts = {d["id"] for d in deps if d.get("api_name") in ("listener", "build_profile")}
+    starts |= {d["id"] for d in deps if d.get("api_name") == "import_profile"}
+    assert len(starts) == 3 and all(panel in d["outputs"] for d in deps if d["id"] in starts)
+    chained = [d for d in deps if d.get("trigger_after") in starts]
+    assert not [d["id"] for d in chained if panel in d["outputs"]]
