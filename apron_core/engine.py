@@ -40,7 +40,7 @@ import torch
 from torch import nn
 
 from apron_core.bundle import Bundle, load_bundle
-from apron_core.checks import check_int, check_profile, resolve_device
+from apron_core.checks import check_int, check_profile, quote, resolve_device
 from apron_core.encoders import Encoder
 from apron_core.errors import ConfigError, DataError
 from apron_core.model import Apron
@@ -202,7 +202,7 @@ class Engine:
         ids = _as_list(song_ids, "song_ids")
         unknown = [s for s in ids if s not in self._index]
         if unknown:
-            shown = ", ".join(repr(s) for s in unknown[:_SHOWN_IDS])
+            shown = ", ".join(quote(s) for s in unknown[:_SHOWN_IDS])
             more = f" and {len(unknown) - _SHOWN_IDS} more" if len(unknown) > _SHOWN_IDS else ""
             raise DataError(
                 f"unknown song id(s) {shown}{more}: use ids from the catalog "

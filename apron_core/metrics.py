@@ -37,7 +37,6 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
-from scipy import stats
 
 from apron_core.checks import check_int, check_profile
 from apron_core.errors import ConfigError, DataError
@@ -716,6 +715,9 @@ class ResponseReport:
 
 
 def _spearman(x: np.ndarray, y: np.ndarray) -> float:
+    from scipy import stats  # here, not at import: the app loads this module with every
+    # bundle and never calls it, and scipy.stats costs about a second of its cold start
+
     if np.isnan(y).any() or np.ptp(y) == 0:
         return math.nan
     with warnings.catch_warnings():

@@ -27,6 +27,7 @@ from apron_core.errors import ApronError, ConfigError
 ROOT = Path(__file__).resolve().parents[1]
 APP = ROOT / "app.py"
 READY_PATHS = ("/", "/config")  # the page and the config the page fetches first
+WARMED_UP = "upload encoder warmed up"  # app.py logs it after its background warm-up
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -47,6 +48,7 @@ class AppProcessConfig:
     torch_threads: int = 1  # OMP_NUM_THREADS of the server (2 shared cores here)
     extra_args: tuple[str, ...] = ()
     env: dict[str, str] = field(default_factory=dict)
+    app: Path = APP  # another checkout's app.py (run from its folder) to compare with
 
     def __post_init__(self) -> None:
         if self.startup_timeout_s <= 0:
@@ -64,6 +66,7 @@ class AppProcess:
         self.log_path = log_path
         self.started_at = time.perf_counter()
         self.ready_s: float | None = None  # seconds from spawn to both READY_PATHS = 200
+        self.ready_cpu_s: float | None = None  # CPU seconds the server had used by then
 
     @classmethod
     def spawn(cls, config: AppProcessConfig) -> AppProcess:
@@ -76,7 +79,7 @@ class AppProcess:
         else:
             log_path = Path(config.log_path)
             log_path.parent.mkdir(parents=True, exist_ok=True)
-        args = [sys.executable, str(APP), "--bundle", str(config.bundle)]
+        args = [sys.executable, str(config.app), "--bundle", str(config.bundle)]
         args += ["--host", config.host, "--port", str(port)]
         if config.cache_dir is not None:
             args += ["--cache-dir", str(config.cache_dir)]
@@ -89,7 +92,9 @@ class AppProcess:
             **config.env,
         }
         with open(log_path, "wb") as log:  # the child keeps its own handle
-            proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+            proc = subprocess.Popen(
+                args, cwd=config.app.parent, env=env, stdout=log, stderr=subprocess.STDOUT
+            )
         return cls(proc, f"http://{config.host}:{port}/", log_path)
 
     @classmethod
@@ -128,11 +133,32 @@ class AppProcess:
                     pass
                 time.sleep(0.05)
         self.ready_s = time.perf_counter() - self.started_at
+        with contextlib.suppress(psutil.Error):
+            self.ready_cpu_s = self.cpu_seconds()
         return self.ready_s
+
+    def wait_log(self, text: str, timeout_s: float = 120.0) -> float:
+        """Seconds until `text` appears in the app's log (e.g. WARMED_UP, so that a
+        measurement does not count the app's own background warm-up)."""
+        deadline = time.perf_counter() + timeout_s
+        while text not in self.log_text():
+            if self.proc.poll() is not None or time.perf_counter() > deadline:
+                raise ApronError(
+                    f"app.py never logged {text!r} within {timeout_s:g} s; its log:\n"
+                    f"{self.log_tail()}"
+                )
+            time.sleep(0.1)
+        return time.perf_counter() - self.started_at
 
     @property
     def pid(self) -> int:
         return self.proc.pid
+
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) the server process has used so far: a start-up cost
+        that other jobs on the machine change far less than the wall-clock time."""
+        t = psutil.Process(self.proc.pid).cpu_times()
+        return float(t.user + t.system)
 
     def rss_bytes(self) -> int:
         """Resident memory of the server process (and any children it started)."""

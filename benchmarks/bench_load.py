@@ -1,7 +1,7 @@
 """Many visitors editing at once: N clients, each with its own Gradio session, pick a demo
 listener and then edit sliders back to back for S seconds, over raw HTTP speaking the
 page's own protocol (sse_v3). Counts errors, prints latency p50/p95/max and the server's
-resident memory (psutil) from start to end.
+resident memory (psutil) from start to end and its CPU time per edit.
 
 Modes (what one edit is):
 * page (default): what the browser sends on a slider release: the steering panel's
@@ -39,7 +39,7 @@ if __package__ in (None, ""):  # run as a file, not with -m: make the repository
 
 from apron_core.errors import ApronError
 from apron_core.tags import TAG_NAMES
-from benchmarks._app_process import AppProcess, AppProcessConfig
+from benchmarks._app_process import WARMED_UP, AppProcess, AppProcessConfig
 
 TARGETS = {"errors": 0, "p95_ms": 500.0, "rss_growth_mb": 50.0}
 REQUEST_TIMEOUT_S = 60.0
@@ -213,6 +213,13 @@ class RssSampler(threading.Thread):
     def rss_mb(self) -> float:
         return self.proc.memory_info().rss / 2**20 if self.proc else float("nan")
 
+    def cpu_s(self) -> float:
+        """CPU seconds (user + system) the server has used so far."""
+        if not self.proc:
+            return float("nan")
+        t = self.proc.cpu_times()
+        return float(t.user + t.system)
+
     def run(self) -> None:
         while not self.stop.wait(1.0):
             self.samples.append(self.rss_mb())
@@ -255,6 +262,7 @@ def run(args: argparse.Namespace, url: str, pid: int | None) -> int:
     start.wait()  # every client has its listener: the timed window starts now
     me = psutil.Process()
     cpu0 = me.cpu_times()
+    server_cpu0 = sampler.cpu_s()
     deadline[0] = time.perf_counter() + args.seconds
     sampler.start()
     with tqdm(total=int(args.seconds), desc="seconds", unit="s", file=sys.stderr) as bar:
@@ -268,7 +276,8 @@ def run(args: argparse.Namespace, url: str, pid: int | None) -> int:
     rss_end = sampler.rss_mb()
     cpu1 = me.cpu_times()
     client_cpu = (cpu1.user + cpu1.system - cpu0.user - cpu0.system) / args.seconds
-    return report(args, results, rss_start, rss_end, sampler.samples, client_cpu)
+    server_cpu = sampler.cpu_s() - server_cpu0
+    return report(args, results, rss_start, rss_end, sampler.samples, client_cpu, server_cpu)
 
 
 def report(
@@ -278,6 +287,7 @@ def report(
     rss_end: float,
     rss_series: list[float],
     client_cpu: float,
+    server_cpu_s: float,
 ) -> int:
     n_err = sum(r.errors.values())
     growth = rss_end - rss_start
@@ -303,9 +313,13 @@ def report(
         if measured
         else "server RSS not measured (give --pid with --url)"
     )
+    # CPU time per edit: what an edit costs the server, which other jobs on a shared
+    # machine change far less than the latency (a before/after comparison that holds)
+    per_edit = server_cpu_s / len(r.edit_ms) * 1e3 if r.edit_ms else float("nan")
+    server = f"server CPU {per_edit:.1f} ms per edit; " if measured else ""
     print(
         f"\nthroughput {len(r.edit_ms) / args.seconds:.1f} edits/s; errors {n_err}; {rss}; "
-        f"this client process used {client_cpu:.2f} CPU cores"
+        f"{server}this client process used {client_cpu:.2f} CPU cores"
     )
     for kind, count in r.errors.most_common(5):
         print(f"  {count} × {kind}")
@@ -364,6 +378,7 @@ def main(argv: list[str] | None = None) -> int:
             return run(args, args.url, args.pid)
         with AppProcess.start(AppProcessConfig(bundle=args.bundle, port=args.port)) as app:
             print(f"app.py ready in {app.ready_s:.1f} s (pid {app.pid})", file=sys.stderr)
+            app.wait_log(WARMED_UP)  # its background warm-up is not the visitors' memory
             return run(args, app.url, app.pid)
     except ApronError as e:
         print(f"error: {e}", file=sys.stderr)

@@ -18,13 +18,18 @@ Feature layout (D = 261 with the default config; M = n_mels, K = n_mfcc):
     tempo (BPM), pulse clarity, onset rate (/s)  3
     tempogram ratio at 13 metrical factors       13
     log10 energy share below 150 Hz, 150-800 Hz, 800-4k Hz, above 4 kHz   4
+
+librosa (and with it scipy.signal and numba) is imported on the first signal, not with
+the module: the app loads this encoder with every bundle but needs it for uploads only,
+and the import costs seconds of its cold start.
 """
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
+from typing import Any
 
-import librosa
 import numpy as np
 
 from apron_core.encoders.base import Encoder, register_encoder
@@ -38,6 +43,7 @@ _N_TG_RATIO = len(_TG_FACTORS)
 _BAND_EDGES_HZ = (150.0, 800.0, 4000.0)
 _TEMPOGRAM_WIN = 384  # frames (~8.9 s at 22.05 kHz / 512)
 _PULSE_BPM = (40.0, 240.0)  # lag range searched for pulse clarity
+_BANKS_LOCK = threading.Lock()  # module-level: an encoder stays picklable for workers
 
 
 @dataclass(frozen=True)
@@ -68,6 +74,16 @@ class LibrosaEncoderConfig:
             raise ConfigError(f"sr={self.sr} must exceed {2 * _BAND_EDGES_HZ[-1]:g} Hz")
 
 
+@dataclass(frozen=True)
+class _Banks:
+    """The filterbanks one config needs, built once (they cost a librosa import)."""
+
+    freqs: np.ndarray  # (F,) Hz
+    mel_fb: np.ndarray  # (M, F)
+    chroma_fb: np.ndarray  # (12, F)
+    band_idx: np.ndarray  # (3,) rows of freqs where the energy bands start
+
+
 @register_encoder
 class LibrosaEncoder(Encoder):
     name = "librosa"
@@ -79,12 +95,7 @@ class LibrosaEncoder(Encoder):
     def __init__(self, config: LibrosaEncoderConfig | None = None, **overrides) -> None:
         super().__init__(config, **overrides)
         c = self.config
-        self._freqs = librosa.fft_frequencies(sr=c.sr, n_fft=c.n_fft)  # (F,)
-        self._mel_fb = librosa.filters.mel(sr=c.sr, n_fft=c.n_fft, n_mels=c.n_mels)  # (M, F)
-        self._chroma_fb = librosa.filters.chroma(
-            sr=c.sr, n_fft=c.n_fft, n_chroma=_N_CHROMA, tuning=0.0
-        )  # (12, F)
-        self._band_idx = np.searchsorted(self._freqs, _BAND_EDGES_HZ)
+        self._banks_built: _Banks | None = None
         self._dim = (
             2 * c.n_mels  # log-mel mean, std
             + 3 * c.n_mfcc  # MFCC mean, std; delta std
@@ -97,6 +108,23 @@ class LibrosaEncoder(Encoder):
             + len(_BAND_EDGES_HZ)
             + 1  # energy shares
         )
+
+    @property
+    def _banks(self) -> _Banks:
+        with _BANKS_LOCK:  # two first uploads at once build them once
+            if self._banks_built is None:
+                librosa = _librosa()
+                c = self.config
+                freqs = librosa.fft_frequencies(sr=c.sr, n_fft=c.n_fft)
+                self._banks_built = _Banks(
+                    freqs=freqs,
+                    mel_fb=librosa.filters.mel(sr=c.sr, n_fft=c.n_fft, n_mels=c.n_mels),
+                    chroma_fb=librosa.filters.chroma(
+                        sr=c.sr, n_fft=c.n_fft, n_chroma=_N_CHROMA, tuning=0.0
+                    ),
+                    band_idx=np.searchsorted(freqs, _BAND_EDGES_HZ),
+                )
+            return self._banks_built
 
     def _zcr(self, y: np.ndarray, *, n_frames: int) -> np.ndarray:
         """Zero-crossing rate in centred windows of n_fft samples, one per STFT frame."""
@@ -120,6 +148,8 @@ class LibrosaEncoder(Encoder):
         y = self._check_signal(y)
         y = y[: round(c.max_duration_s * c.sr)]
         self._check_audible(y, c.min_duration_s)
+        librosa = _librosa()
+        banks = self._banks
 
         S = np.abs(librosa.stft(y, n_fft=c.n_fft, hop_length=c.hop_length))  # (F, T) magnitude
         P = S**2  # (F, T) power
@@ -129,7 +159,7 @@ class LibrosaEncoder(Encoder):
             feats.extend([x.mean(axis=-1).ravel(), x.std(axis=-1).ravel()])
 
         # Timbre: log-mel (dB, absolute reference so loudness counts) and its MFCCs.
-        log_mel = librosa.power_to_db(self._mel_fb @ P, ref=1.0, top_db=80.0)  # (M, T)
+        log_mel = librosa.power_to_db(banks.mel_fb @ P, ref=1.0, top_db=80.0)  # (M, T)
         stats(log_mel)
         mfcc = librosa.feature.mfcc(S=log_mel, n_mfcc=c.n_mfcc)  # (K, T)
         stats(mfcc)
@@ -137,7 +167,7 @@ class LibrosaEncoder(Encoder):
         feats.append(librosa.feature.delta(mfcc).std(axis=-1))  # (K,)
 
         # Harmony: pitch-class energy, frame-wise max-normalized.
-        chroma = self._chroma_fb @ P  # (12, T)
+        chroma = banks.chroma_fb @ P  # (12, T)
         chroma /= np.maximum(chroma.max(axis=0, keepdims=True), 1e-10)
         stats(chroma)
 
@@ -145,7 +175,7 @@ class LibrosaEncoder(Encoder):
         # is floored 80 dB below the clip's peak (as the log-mel's top_db), otherwise near-empty
         # bands measure dither/quantization noise and jump by 10% between WAV and FLAC.
         contrast = librosa.feature.spectral_contrast(
-            S=np.maximum(S, 1e-4 * S.max()), sr=c.sr, n_fft=c.n_fft, freq=self._freqs
+            S=np.maximum(S, 1e-4 * S.max()), sr=c.sr, n_fft=c.n_fft, freq=banks.freqs
         )  # (7, T)
         stats(contrast)
 
@@ -153,11 +183,11 @@ class LibrosaEncoder(Encoder):
         # spectrogram (same definitions as librosa's spectral_* and zero_crossing_rate,
         # a few times faster).
         mag_sum = S.sum(axis=0) + 1e-10  # (T,)
-        centroid = (self._freqs @ S) / mag_sum  # (T,) Hz
-        spread = (self._freqs**2 @ S) / mag_sum - centroid**2
+        centroid = (banks.freqs @ S) / mag_sum  # (T,) Hz
+        spread = (banks.freqs**2 @ S) / mag_sum - centroid**2
         bandwidth = np.sqrt(np.maximum(spread, 0.0))  # (T,) Hz
         cum = np.cumsum(S, axis=0)  # (F, T)
-        rolloff = self._freqs[np.minimum((cum < 0.85 * cum[-1]).sum(axis=0), len(self._freqs) - 1)]
+        rolloff = banks.freqs[np.minimum((cum < 0.85 * cum[-1]).sum(axis=0), len(banks.freqs) - 1)]
         P_floor = np.maximum(P, 1e-10)
         log_flatness = (np.log(P_floor).mean(axis=0) - np.log(P_floor.mean(axis=0))) / np.log(10)
         loudness_db = 10.0 * np.log10(2.0 * P.sum(axis=0) / c.n_fft**2 + 1e-10)  # (T,)
@@ -201,7 +231,7 @@ class LibrosaEncoder(Encoder):
 
         # Spectral balance: share of energy in low / low-mid / high-mid / high bands.
         total = P.sum() + 1e-12
-        bands = np.split(P, self._band_idx, axis=0)
+        bands = np.split(P, banks.band_idx, axis=0)
         feats.append(np.log10(np.array([b.sum() for b in bands]) / total + 1e-6))
 
         out = np.concatenate([np.asarray(f, dtype=np.float64).ravel() for f in feats])
@@ -210,3 +240,9 @@ class LibrosaEncoder(Encoder):
         if not np.all(np.isfinite(out)):
             raise AudioError("encoder produced non-finite features; check the signal")
         return out.astype(np.float32)
+
+
+def _librosa() -> Any:
+    import librosa  # seconds to import (scipy.signal, numba): see the module doc
+
+    return librosa

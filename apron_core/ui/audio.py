@@ -1,5 +1,5 @@
 """Audio the page plays: prototype clips (static files) and catalog songs rendered on
-demand into a size-capped cache, plus the checks on uploaded files.
+demand into a size-capped cache, plus the encoding of uploaded files.
 
 Only two folders are ever served: the prototype clips and the render cache (both given
 to gr.set_static_paths by the app). Every path handed to the page is resolved and must
@@ -8,33 +8,45 @@ lie inside one of them; song ids are looked up in the catalog, never joined into
 
 from __future__ import annotations
 
+import logging
 import os
-import tempfile
-from collections.abc import Mapping, Sequence
+import threading
+import uuid
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from apron_core.errors import AudioError, ConfigError, DataError
+from apron_core.errors import ApronError, AudioError, ConfigError, DataError
 from apron_core.prototypes import Prototype
 from apron_core.tags import TAG_NAMES
+from apron_core.ui.disk import FolderCap, private_folder
 from apron_core.ui.files import inside
+
+log = logging.getLogger("apron_studio")
 
 
 @dataclass(frozen=True)
 class AudioConfig:
-    cache_dir: Path = Path(tempfile.gettempdir()) / "apron_studio" / "renders"
+    cache_dir: Path | None = None  # None: a private folder of this process (ui/disk.py)
     cache_max_bytes: int = 300_000_000  # ~500 rendered songs
+    cache_max_files: int = 1000
     max_uploads: int = 10
     max_upload_bytes: int = 50_000_000
 
     def __post_init__(self) -> None:
-        if self.cache_max_bytes <= 0 or self.max_upload_bytes <= 0 or self.max_uploads < 1:
+        limits = (self.cache_max_bytes, self.cache_max_files, self.max_upload_bytes)
+        if min(limits) <= 0 or self.max_uploads < 1:
             raise ConfigError(
                 f"audio limits must be positive (cache_max_bytes={self.cache_max_bytes}, "
-                f"max_upload_bytes={self.max_upload_bytes}, max_uploads={self.max_uploads})"
+                f"cache_max_files={self.cache_max_files}, max_upload_bytes="
+                f"{self.max_upload_bytes}, max_uploads={self.max_uploads})"
             )
+
+    @property
+    def cache_cap(self) -> FolderCap:
+        return FolderCap(max_bytes=self.cache_max_bytes, max_files=self.cache_max_files)
 
 
 def find_prototype_dir(bundle_dir: Path) -> Path | None:
@@ -62,21 +74,26 @@ def prototype_clips(prototypes: Sequence[Prototype], folder: Path | None) -> dic
 
 class SongAudio:
     """Catalog songs as audio files, rendered with FluidSynth the first time they are
-    asked for and kept in a RenderCache (LRU beyond cache_max_bytes)."""
+    asked for and kept in a RenderCache (LRU beyond cache_max_bytes; the janitor also
+    caps its file count). Concurrent requests for one song render it once: the first
+    renders, the others wait for its file."""
 
     def __init__(self, specs: Mapping[str, dict | None], config: AudioConfig) -> None:
         from apron_core.world.render import fluidsynth_available
 
         self._specs = dict(specs)
         self.config = config
+        folder = config.cache_dir if config.cache_dir is not None else private_folder("renders")
         ok, why = fluidsynth_available()
         self.reason = "" if ok else why
         self._cache = None
         if ok:
             from apron_core.world.render import RenderCache
 
-            self._cache = RenderCache(config.cache_dir, max_bytes=config.cache_max_bytes)
-        self.folder = Path(config.cache_dir).resolve()
+            self._cache = RenderCache(folder, max_bytes=config.cache_max_bytes)
+        self.folder = Path(folder).resolve()
+        self._locks: dict[str, threading.Lock] = {}  # song id → its render in progress
+        self._locks_guard = threading.Lock()
 
     @property
     def available(self) -> bool:
@@ -94,10 +111,19 @@ class SongAudio:
             raise AudioError(f"song {song_id!r} has no render spec, so it cannot be played")
         from apron_core.world.spec import SongSpec
 
-        path = self._cache.path_for(SongSpec.from_dict(spec))
+        song = SongSpec.from_dict(spec)
+        with self._song_lock(song_id):  # one render per song, however many ask at once
+            path = self._cache.path_for(song)
         if not inside(path, self.folder):  # the cache names files by hash: never expected
             raise AudioError(f"the render of {song_id!r} is outside the cache folder")
         return path
+
+    def _song_lock(self, song_id: str) -> threading.Lock:
+        with self._locks_guard:
+            lock = self._locks.get(song_id)
+            if lock is None:
+                lock = self._locks[song_id] = threading.Lock()  # ≤ one per catalog song
+            return lock
 
 
 # --------------------------------------------------------------------------- uploads
@@ -110,15 +136,46 @@ class EncodedUploads:
     problems: tuple[str, ...]  # one message per refused file
 
 
+MAX_NAME_CHARS = 80  # of a file name quoted in a message
+
+
 def _display_name(path: Path) -> str:
-    return path.name[:80] or "(unnamed file)"
+    name = path.name
+    if len(name) > MAX_NAME_CHARS:
+        name = name[: MAX_NAME_CHARS - 1] + "…"
+    return name or "(unnamed file)"
+
+
+def _problem(path: Path, name: str, error: BaseException) -> str:
+    """One line naming the refused file: the error's own words with the server's paths
+    left out, or, for an error nobody planned for, a reference to the logged traceback.
+    (Messages are escaped where they become HTML: the list and the error toast.)"""
+    if isinstance(error, ApronError):
+        text = str(error).replace(str(path), name).replace(str(path.parent), "")
+        return text if len(text) <= 400 else text[:399] + "…"
+    if isinstance(error, MemoryError):
+        return f"'{name}' is too large to decode on this server: upload a shorter excerpt"
+    if isinstance(error, OSError):
+        return f"'{name}' could not be read: upload it again"
+    ref = uuid.uuid4().hex[:8]
+    log.error(
+        "upload %r could not be encoded (reference %s)", name, ref, exc_info=error
+    )  # the traceback, not the file, goes to the log
+    return (
+        f"'{name}' could not be used (reference {ref}): it may be damaged or in an unusual "
+        "format — convert it to WAV, FLAC, OGG or MP3 and upload it again"
+    )
 
 
 def encode_uploads(
-    paths: Sequence[str | os.PathLike], encode, config: AudioConfig
+    paths: Sequence[str | os.PathLike],
+    encode: Callable[[Path], np.ndarray],
+    config: AudioConfig,
 ) -> EncodedUploads:
-    """Embed each uploaded file with `encode(path) -> (D,)`; files that fail are reported
-    by name (with the server's temp folder left out of the message) and skipped."""
+    """Embed each uploaded file with `encode(path) -> (D,)`. A file that fails for any
+    reason (refused header, decoder or resampler error, no memory left, a bug) is named in
+    `problems` and skipped; the others still count, so one bad file never costs the
+    visitor the good ones."""
     paths = [Path(p) for p in paths if p]
     if len(paths) > config.max_uploads:
         raise DataError(
@@ -137,11 +194,12 @@ def encode_uploads(
                     f"'{name}' is {size / 1e6:.0f} MB, over the "
                     f"{config.max_upload_bytes / 1e6:.0f} MB limit: upload a shorter excerpt"
                 )
-            rows.append(np.asarray(encode(path), dtype=np.float32))
+            row = np.asarray(encode(path), dtype=np.float32)
+            if row.ndim != 1 or not np.all(np.isfinite(row)):
+                raise AudioError(f"'{name}' gave no usable embedding: upload another excerpt")
+            rows.append(row)
             names.append(name)
-        except (AudioError, DataError, ConfigError) as e:
-            problems.append(str(e).replace(str(path), name).replace(str(path.parent), ""))
-        except OSError:
-            problems.append(f"'{name}' could not be read: upload it again")
+        except Exception as e:  # every failure is one named problem, never the whole build
+            problems.append(_problem(path, name, e))
     emb = np.stack(rows) if rows else None
     return EncodedUploads(emb, tuple(names), tuple(problems))

@@ -9,9 +9,7 @@ through `state`), the top-k, their explanations and their tag mix.
 
 from __future__ import annotations
 
-import shutil
 import tempfile
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -25,7 +23,9 @@ from apron_core.ui import state as st
 from apron_core.ui.audio import encode_uploads
 from apron_core.ui.charts import radar_figures, tag_mix_figures
 from apron_core.ui.context import AppContext
+from apron_core.ui.disk import prune
 from apron_core.ui.files import static_url
+from apron_core.ui.limits import check_query, check_song_ids
 from apron_core.ui.scale import TAG_CATEGORY, category_shares, within_shares
 from apron_core.ui.song_lists import (
     diff_lists,
@@ -180,9 +180,7 @@ def page_load(ctx: AppContext, share_code: str | None) -> Start:
 def search_catalog(ctx: AppContext, query: str) -> list[tuple[str, str]]:
     """(label, song id) of up to search_limit songs whose title, artist, year, tags or id
     contain every word of the query (case-insensitive)."""
-    if not isinstance(query, str):
-        raise DataError("the search must be text")
-    words = query.lower()[: ctx.config.max_query_chars].split()
+    words = check_query(query, limit=ctx.config.max_query_chars).lower().split()
     if not words:
         return []
     hits = []
@@ -204,8 +202,12 @@ def add_songs(
     ctx: AppContext, picked: Sequence[str] | None, ticked: Sequence[str] | None
 ) -> list[tuple[str, str]]:
     """(label, song id) of the songs picked so far plus the newly ticked ones, each once,
-    in the order they were added; DataError naming unknown ids."""
-    ids = list(dict.fromkeys([*(picked or []), *(ticked or [])]))
+    in the order they were added; DataError naming unknown ids, or more than the
+    per-visitor cap."""
+    limit = ctx.config.limits.max_picked_songs
+    so_far = check_song_ids(picked, what="your songs", limit=limit)
+    new = check_song_ids(ticked, what="ticked songs", limit=limit)
+    ids = check_song_ids([*so_far, *new], what="your songs", limit=limit)
     ctx.engine.song_index(ids)
     return [(song_label(ctx, s), s) for s in ids]
 
@@ -215,7 +217,7 @@ def build_profile(
 ) -> Start:
     """A profile from catalog songs the visitor picked and/or audio files they uploaded;
     files that cannot be used are named in the notes, the rest still count."""
-    picked = list(dict.fromkeys(song_ids or []))
+    picked = check_song_ids(song_ids, what="your songs", limit=ctx.config.limits.max_picked_songs)
     ctx.engine.song_index(picked)  # unknown ids → DataError naming them
     uploads = encode_uploads(upload_paths or [], ctx.engine.encode, ctx.config.audio)
     if not picked and uploads.embeddings is None:
@@ -393,22 +395,12 @@ def command(ctx: AppContext, session: Session, text: object) -> Typed:
 # --------------------------------------------------------------------------- files & links
 
 
-def _prune(folder: Path, max_age_s: float) -> None:
-    now = time.time()
-    for old in folder.glob("*"):
-        try:
-            if now - old.stat().st_mtime > max_age_s:
-                shutil.rmtree(old, ignore_errors=True)
-        except FileNotFoundError:
-            pass
-
-
 def export_profile(ctx: AppContext, session: Session) -> Path:
     """The profile as a JSON file the page offers for download."""
     text = st.export_json(session)
-    root = Path(ctx.config.export_dir)
+    root = ctx.export_dir
     root.mkdir(parents=True, exist_ok=True)
-    _prune(root, ctx.config.export_max_age_s)
+    prune(root, ctx.config.export_cap)  # the janitor also does, between exports
     path = Path(tempfile.mkdtemp(dir=root)) / "apron-profile.json"
     path.write_text(text, encoding="utf-8")
     return path
@@ -455,14 +447,16 @@ def play(ctx: AppContext, song_id: str) -> str:
 
 def profile_api(ctx: AppContext, song_ids: Sequence[str]) -> list[float]:
     """The profile (80 weights summing to 1) the engine infers from catalog song ids."""
-    return [float(v) for v in ctx.engine.profile(song_ids)]
+    ids = check_song_ids(song_ids, what="song_ids", limit=ctx.config.limits.max_history)
+    return [float(v) for v in ctx.engine.profile(ids)]
 
 
 def recommend_api(
     ctx: AppContext, weights: Sequence[float], exclude: Sequence[str] | None, k: int
 ) -> dict:
     """Stateless recommendations for API clients: 80 weights in, the top-k out."""
-    rec = ctx.engine.recommend(weights, k=k, exclude=list(exclude or []), explain=True)
+    exclude = check_song_ids(exclude, what="exclude", limit=ctx.config.limits.max_history)
+    rec = ctx.engine.recommend(weights, k=k, exclude=exclude, explain=True)
     return {
         "song_ids": rec.song_ids,
         "titles": [ctx.songs[s].title for s in rec.song_ids],

@@ -37,7 +37,6 @@ Steer with the sliders or in words and the recommendations follow; ▶ on a song
 # Queued visitors hear their place every second, not after every finished job (a
 # sixth of the server's CPU under load: reports/app_benchmarks.md).
 QUEUE_STATUS_S = 1.0
-QUEUE_CONCURRENCY = 4  # queued events running at once (the engine is thread-safe)
 
 
 def build_app(ctx: AppContext) -> gr.Blocks:
@@ -45,7 +44,7 @@ def build_app(ctx: AppContext) -> gr.Blocks:
     with gr.Blocks(
         title="APRON Studio", analytics_enabled=False, fill_width=True, delete_cache=(3600, 3600)
     ) as demo:
-        state = gr.State(Session())
+        state = gr.State(Session(), time_to_live=ctx.config.limits.session_ttl_s)
         with gr.Row(equal_height=False, elem_id="top"):
             with gr.Column(scale=5, min_width=320, elem_id="top-intro"):
                 gr.HTML(INTRO, js_on_load=None)
@@ -77,7 +76,12 @@ def build_app(ctx: AppContext) -> gr.Blocks:
         )
         for panel in (listener, commands, prototypes, controls, recommendations, api):
             panel.wire(ev)
-    demo.queue(default_concurrency_limit=QUEUE_CONCURRENCY, status_update_rate=QUEUE_STATUS_S)
+    limits = ctx.config.limits  # queued events of one kind at once; events waiting, in all
+    demo.queue(
+        default_concurrency_limit=limits.queue_concurrency,
+        max_size=limits.queue_max_size,
+        status_update_rate=QUEUE_STATUS_S,
+    )
     return demo
 
 

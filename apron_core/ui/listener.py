@@ -112,6 +112,7 @@ def build_listener(ctx: AppContext) -> ListenerPanel:
                 placeholder="title, artist or tag — e.g. 'jazz piano' or 'Crystal Birds'",
                 elem_id="catalog-search",
                 max_lines=1,
+                max_length=ctx.config.max_query_chars,
             )
             results = gr.CheckboxGroup(
                 choices=[], label="Matches (tick, then Add)", elem_id="catalog-results"
@@ -121,7 +122,7 @@ def build_listener(ctx: AppContext) -> ListenerPanel:
                 choices=[],
                 value=[],
                 multiselect=True,
-                label="Your songs",
+                label=f"Your songs (up to {ctx.config.limits.max_picked_songs})",
                 elem_id="picked-songs",
                 interactive=True,
                 allow_custom_value=True,  # ids are checked against the catalog by the handler

@@ -47,6 +47,7 @@ PROFILE_VERSION = 1
 MAX_JSON_BYTES = 64 * 1024
 MAX_HISTORY = 5000
 MAX_SONG_ID_CHARS = 64
+MAX_INT_DIGITS = 30  # a longer integer in a profile file is an attack, not a weight
 SHARE_VERSION = 1
 _SHARE_SCALE = 65535  # weights travel as uint16 fractions of the largest weight
 _LOCK_BYTES = (K + 7) // 8
@@ -465,6 +466,16 @@ def _reject_constant(name: str):
     raise DataError(f"the profile file contains {name}: every weight must be a finite number")
 
 
+def _parse_int(text: str) -> int:
+    digits = len(text.lstrip("-"))
+    if digits > MAX_INT_DIGITS:
+        raise DataError(
+            f"the profile file holds a {digits:,}-digit number ({text[:20]}…): every weight "
+            "must be a small number such as 0.25"
+        )
+    return int(text)
+
+
 def import_json(data: str | bytes) -> ImportedProfile:
     """Parse and validate an exported profile; DataError saying what is wrong with it."""
     raw = data.encode() if isinstance(data, str) else bytes(data)
@@ -474,7 +485,7 @@ def import_json(data: str | bytes) -> ImportedProfile:
             "use a file written by Export"
         )
     try:
-        doc = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+        doc = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant, parse_int=_parse_int)
     except UnicodeDecodeError:
         raise DataError(
             "the profile file is not UTF-8 text: use a file written by Export"

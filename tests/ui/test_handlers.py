@@ -312,7 +312,8 @@ def test_search_catalog(ctx):
     assert tagged and tagged[0] in by_tag  # matches come in catalog order
     assert h.search_catalog(ctx, "   ") == []
     assert h.search_catalog(ctx, "zzzz-no-such-song") == []
-    assert len(h.search_catalog(ctx, "x" * 10_000)) == 0
+    with pytest.raises(DataError, match=r"\(10,000 characters\) is longer than 100"):
+        h.search_catalog(ctx, "x" * 10_000)  # named, quoted short, not cut silently
     with pytest.raises(DataError):
         h.search_catalog(ctx, None)
 
