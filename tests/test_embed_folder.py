@@ -290,7 +290,7 @@ def test_cli_embeds_fits_normalization_and_resumes(folder, tmp_path, capsys):
     [
         (
             ["--encoder", "librosa", "--layer", "3"],
-            "--layer applies to --encoder mert or musicnn only",
+            "--layer applies to --encoder mert or musicnn or musicnn+librosa only",
         ),
         (["--encoder", "mert", "--layer", "top"], "--layer 'top' must be an integer or 'mean'"),
         (["--encoder", "mert", "--model", "/no/such/dir"], "does not exist"),
