@@ -20,8 +20,8 @@ import sys
 import time
 from pathlib import Path
 
-from apron_core.errors import ApronError
 from training.benchmark_report import fmt, markdown, plots
+from training.cli import run_command
 from training.data_arg import add_data_argument, resolve_data_argument
 
 BASELINE_NAMES = (
@@ -265,12 +265,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    try:
-        return run(args)
-    except ApronError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    return run_command(parse_args, run, argv)
 
 
 if __name__ == "__main__":

@@ -18,8 +18,9 @@ import sys
 import time
 from pathlib import Path
 
-from apron_core.errors import ApronError, ConfigError
+from apron_core.errors import ConfigError
 from training.benchmark_report import fmt, pct
+from training.cli import run_command
 from training.data_arg import add_data_argument, resolve_data_argument
 
 MODELS = ("APRON", "grounded steering", "EASE + tag filter")
@@ -170,12 +171,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    try:
-        return run(args)
-    except ApronError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    return run_command(parse_args, run, argv)
 
 
 if __name__ == "__main__":
