@@ -50,6 +50,7 @@ import numpy as np
 
 from apron_core.errors import ApronError, ConfigError, DataError
 from apron_core.tags import CATEGORIES, CATEGORY_TAGS, TAG_NAMES, K, category_of, tag_index
+from training.cli import encoder_config
 
 MANIFEST = Path(__file__).with_name("real_recordings.json")
 DEFAULT_CACHE = Path("data/real_recordings")
@@ -621,19 +622,6 @@ def render_markdown(
 # --------------------------------------------------------------------------- CLI
 
 
-def _encoder_config(pairs: Sequence[str]) -> dict:
-    config = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise ConfigError(f"--encoder-config {pair[:80]!r} must look like key=value")
-        try:
-            config[key] = json.loads(value)
-        except json.JSONDecodeError:
-            config[key] = value  # a plain string such as a model folder
-    return config
-
-
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m benchmarks.real_recordings",
@@ -722,7 +710,7 @@ def run(argv: Sequence[str] | None = None, *, out: Callable[[str], None] = print
     used = [r for r in manifest.recordings if r.id in paths]
     signals = Signals(used, paths)
     bundles = a.bundle or ([] if a.encoder else [Path("assets/demo")])
-    config = _encoder_config(a.encoder_config)
+    config = encoder_config(a.encoder_config)
     results = []
     for b in bundles:
         results.append(summarize(used, bundle_scores(b, signals), a.top_k))

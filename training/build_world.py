@@ -14,10 +14,11 @@ import sys
 from pathlib import Path
 
 from apron_core.encoders import available_encoders
-from apron_core.errors import ApronError, ConfigError
+from apron_core.errors import ApronError
 from apron_core.world.build import WorldConfig, build_world, rechoose_prototypes
 from apron_core.world.catalog import CatalogConfig
 from apron_core.world.listeners import ListenerConfig
+from training.cli import encoder_config
 
 ENCODERS = [e for e in available_encoders() if e != "mert"]  # MERT: hours per world on a CPU
 
@@ -86,20 +87,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--workers", type=int, default=d.workers, help="render processes")
     return p.parse_args(argv)
-
-
-def encoder_config(pairs: list[str]) -> dict:
-    """``KEY=VALUE`` pairs → config fields (values read as JSON when they parse)."""
-    config = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise ConfigError(f"--encoder-config {pair[:80]!r} must look like key=value")
-        try:
-            config[key] = json.loads(value)
-        except json.JSONDecodeError:
-            config[key] = value
-    return config
 
 
 def config_from_args(a: argparse.Namespace) -> WorldConfig:

@@ -1,13 +1,14 @@
-"""The closing lines the training commands share: parse the arguments, run, and turn a
-project error into one line on stderr and exit status 2 (no traceback for bad input)."""
+"""What the command-line tools share: the parse → run → one-line error closing (exit
+status 2, no traceback for bad input) and the reading of ``--encoder-config`` pairs."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
-from apron_core.errors import ApronError
+from apron_core.errors import ApronError, ConfigError
 
 
 def run_command(
@@ -21,3 +22,18 @@ def run_command(
     except ApronError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+
+
+def encoder_config(pairs: Sequence[str]) -> dict:
+    """``--encoder-config KEY=VALUE`` pairs → config fields (values read as JSON when they
+    parse, else kept as strings, e.g. a model folder)."""
+    config = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--encoder-config {pair[:80]!r} must look like key=value")
+        try:
+            config[key] = json.loads(value)
+        except json.JSONDecodeError:
+            config[key] = value
+    return config
