@@ -1,5 +1,5 @@
-"""The two charts as plain Plotly figure dicts, one per category, drawn in the page by
-plotly.js for the category whose slider tab is open.
+"""The two charts, one per category, drawn in the page by plotly.js for the category
+whose slider tab is open.
 
 * radar ("profile picture"): the inferred profile (dashed) and the edited one (filled);
 * tag mix: the profile beside the tag distribution of the recommendations (and, as
@@ -10,10 +10,14 @@ logarithmic above 1 %, so a doubling is the same distance for every tag) and lab
 the axis in shares; hovering shows the exact share. The model receives the 80 weights
 these shares compose (scale.compose).
 
-Each chart is a gr.HTML whose value holds the four categories' figures as compact JSON;
-its script draws the open category with one Plotly.react, with the plotly.js shipped in
-the installed plotly package. Why not gr.Plot: it drew the same update 3-4× slower
-(reports/app_benchmarks.md, "Design choices").
+Each chart is a gr.HTML. An edit sends it only the numbers that change — the 80
+within-category shares of each series (`radar_values`, `tag_mix_values`), ~2 kB — and
+its script builds the open category's Plotly figure from them and from `chart_spec`
+(tag names, titles, colours, ticks: fixed, so written into the script once) with one
+Plotly.react. Sending whole figures for the four categories (~21 kB an edit) cost the
+server more than the model did: a 50-visitor load test served ~110 edits/s with them and
+~160-210 without (reports/app_benchmarks.md). Why not gr.Plot: it drew the same update
+3-4× slower ("Design choices" there).
 """
 
 from __future__ import annotations
@@ -26,187 +30,139 @@ import numpy as np
 
 from apron_core.tags import CATEGORIES, TAG_NAMES, category_indices
 from apron_core.ui.files import PLOTLY_JS, static_url
-from apron_core.ui.scale import position_of, tick_positions, within_shares
+from apron_core.ui.scale import KNEE, tick_positions, within_shares
 
 INFERRED_COLOR = "#4b5563"
 PROFILE_COLOR = "#c2410c"
 MIX_COLOR = "#1d4ed8"
 RADAR_HEIGHT = 330
 MIX_HEIGHT = 300
-_CONFIG = {"displayModeBar": False}  # no toolbar: less to draw on every edit
-_FONT = {"family": "system-ui, sans-serif", "size": 11}
 TITLES = {"era": "Era", "genre": "Genre", "mood": "Mood", "instrumentation": "Instruments"}
-_TICKS, _TICK_TEXT = tick_positions()
+SHARE_DIGITS = 6  # shares on the wire: 1e-6 of a category, below the track's 0.1 % knee
 
 
-def _layout(title: str, height: int) -> dict:
-    return {
-        "title": {"text": title, "x": 0.5, "xanchor": "center", "font": {"size": 13}},
-        "margin": {"l": 58, "r": 58, "t": 40, "b": 26},
-        "height": height,
-        "font": _FONT,
-        "paper_bgcolor": "rgba(0,0,0,0)",
-        "plot_bgcolor": "rgba(0,0,0,0)",
-        "legend": {"orientation": "h", "x": 0.5, "xanchor": "center", "y": -0.06},
-    }
+def _shares(profile: np.ndarray | None) -> list[float] | None:
+    """The 80 within-category shares, rounded for the wire (None stays None)."""
+    if profile is None:
+        return None
+    return np.round(within_shares(profile), SHARE_DIGITS).tolist()
 
 
-def _track(shares: np.ndarray) -> list[float]:
-    """Positions on the sliders' track (0–1) of within-category shares."""
-    return [round(float(v), 4) for v in position_of(shares)]
+def radar_values(inferred: np.ndarray | None, profile: np.ndarray) -> dict:
+    """What the radar draws: the inferred profile (None for a profile never inferred)
+    and the edited one, as within-category shares of all 80 tags."""
+    return {"inferred": _shares(inferred), "profile": _shares(profile)}
 
 
-def _pct(shares: np.ndarray) -> list[float]:
-    return [round(float(v) * 100.0, 2) for v in shares]
-
-
-def radar_figure(inferred: np.ndarray | None, profile: np.ndarray, category: str) -> dict:
-    """The category's tags on a polar chart: the edited profile filled, the inferred
-    one dashed (absent for a profile that was never inferred)."""
-    idx = category_indices(category)
-    names = [TAG_NAMES[i] for i in idx]
-    theta = [*names, names[0]]  # close the loop
-    traces = (
-        [("inferred", inferred, INFERRED_COLOR, "none", "dash")] if inferred is not None else []
-    )
-    traces.append(("your profile", profile, PROFILE_COLOR, "toself", "solid"))
-    data = []
-    for name, values, color, fill, dash in traces:
-        shares = within_shares(values)[idx]
-        r, pct = _track(shares), _pct(shares)
-        data.append(
-            {
-                "type": "scatterpolar",
-                "name": name,
-                "r": [*r, r[0]],
-                "theta": theta,
-                "customdata": [*pct, pct[0]],
-                "mode": "lines",
-                "fill": fill,
-                "line": {"color": color, "dash": dash, "width": 2},
-                "hovertemplate": "%{theta}: %{customdata:.2f}% of "
-                + category
-                + "<extra>"
-                + name
-                + "</extra>",
-            }
-        )
-    layout = _layout(f"{TITLES[category]}: each tag's share of {category}", RADAR_HEIGHT)
-    layout["polar"] = {
-        "radialaxis": {
-            "range": [0, 1],
-            "tickvals": _TICKS[1:],
-            "ticktext": _TICK_TEXT[1:],
-            "tickfont": {"size": 8, "color": "#4b5563"},
-            "angle": 90 - 180 / len(idx),  # between the first two tags' labels
-            "showline": False,
-        },
-        "angularaxis": {"tickfont": {"size": 9}, "direction": "clockwise"},
-        "bgcolor": "rgba(0,0,0,0)",
-    }
-    return {"data": data, "layout": layout, "config": _CONFIG}
-
-
-def tag_mix_figure(
-    profile: np.ndarray,
-    mix: np.ndarray,
-    k: int,
-    category: str,
-    before: np.ndarray | None = None,
-) -> dict:
-    """Grouped bars over the category's tags: the profile beside the top-k's tag mix
-    (and the mix before the last edit as open diamonds), as shares of the category."""
-    idx = category_indices(category)
-    names = [TAG_NAMES[i] for i in idx]
-    series = (("your profile", profile, PROFILE_COLOR), (f"top-{k} tag mix", mix, MIX_COLOR))
-    data = []
-    for name, values, color in series:
-        shares = within_shares(values)[idx]
-        data.append(
-            {
-                "type": "bar",
-                "name": name,
-                "x": names,
-                "y": _track(shares),
-                "customdata": _pct(shares),
-                "marker": {"color": color},
-                "hovertemplate": "%{x}: %{customdata:.2f}% of "
-                + category
-                + "<extra>"
-                + name
-                + "</extra>",
-            }
-        )
-    if before is not None:
-        shares = within_shares(before)[idx]
-        data.append(
-            {
-                "type": "scatter",
-                "mode": "markers",
-                "name": "before the edit",
-                "x": names,
-                "y": _track(shares),
-                "customdata": _pct(shares),
-                "offsetgroup": f"top-{k} tag mix",
-                "marker": {
-                    "symbol": "diamond-open",
-                    "color": "#111827",
-                    "size": 7,
-                    "line": {"width": 1.5},
-                },
-                "hovertemplate": "%{x}: %{customdata:.2f}% of "
-                + category
-                + " before<extra></extra>",
-            }
-        )
-    layout = _layout(f"{TITLES[category]}: your profile vs your top {k}'s tags", MIX_HEIGHT)
-    layout["title"]["y"] = 0.97
-    layout.update(
-        barmode="group",
-        bargap=0.25,
-        margin={"l": 44, "r": 10, "t": 62, "b": 96},
-        legend={
-            "orientation": "h",
-            "x": 0.5,
-            "xanchor": "center",
-            "y": 1.0,
-            "yanchor": "bottom",
-            "font": {"size": 10},
-        },
-        xaxis={"tickangle": -50, "tickfont": {"size": 10}, "automargin": False},
-        yaxis={
-            "range": [0, 1],
-            "tickvals": _TICKS,
-            "ticktext": _TICK_TEXT,
-            "gridcolor": "rgba(128,128,128,0.25)",
-        },
-    )
-    return {"data": data, "layout": layout, "config": _CONFIG}
-
-
-def radar_figures(inferred: np.ndarray | None, profile: np.ndarray) -> dict[str, dict]:
-    return {c: radar_figure(inferred, profile, c) for c in CATEGORIES}
-
-
-def tag_mix_figures(
+def tag_mix_values(
     profile: np.ndarray, mix: np.ndarray, k: int, before: np.ndarray | None = None
-) -> dict[str, dict]:
-    return {c: tag_mix_figure(profile, mix, k, c, before) for c in CATEGORIES}
+) -> dict:
+    """What the tag-mix bars draw: the profile, the top-k's tag mix and the mix before
+    the last edit (None on a first list), as within-category shares."""
+    return {"k": k, "profile": _shares(profile), "mix": _shares(mix), "before": _shares(before)}
 
 
-def figure_json(figures: dict[str, dict], open_category: str | None = None) -> str:
-    """The compact JSON a chart component receives (category → figure), with "open":
-    the category the page turns to with this value (a typed command's), if any."""
-    doc = figures if open_category is None else {**figures, "open": open_category}
+def figure_json(values: dict, open_category: str | None = None) -> str:
+    """The compact JSON a chart component receives, with "open": the category the page
+    turns to with this value (a typed command's), if any."""
+    doc = values if open_category is None else {**values, "open": open_category}
     return json.dumps(doc, separators=(",", ":"))
 
 
-# Draws the open category (window.__apronCategory, kept by the page script) on load, on
-# every new value and when another slider tab opens: one Plotly.react each time, and
-# only while the chart is on screen (an off-screen chart draws when scrolled into view).
-# A value that names a category to open (a typed command's) turns the page to it before
-# anything is drawn, so each chart draws once, in the new category.
+def chart_spec() -> dict:
+    """What every figure of a category shares and no edit changes (read by _DRAW_JS)."""
+    ticks, tick_text = tick_positions()
+    return {
+        "knee": KNEE,
+        "ticks": ticks,
+        "tickText": tick_text,
+        "colors": {"inferred": INFERRED_COLOR, "profile": PROFILE_COLOR, "mix": MIX_COLOR},
+        "heights": {"radar": RADAR_HEIGHT, "tagmix": MIX_HEIGHT},
+        "categories": {
+            c: {
+                "title": TITLES[c],
+                "idx": category_indices(c),
+                "names": [TAG_NAMES[i] for i in category_indices(c)],
+            }
+            for c in CATEGORIES
+        },
+    }
+
+
+# Builds and draws the open category (window.__apronCategory, kept by the page script)
+# on load, on every new value and when another slider tab opens: one Plotly.react each
+# time, and only while the chart is on screen (an off-screen chart draws when scrolled
+# into view). A value that names a category to open (a typed command's) turns the page
+# to it before anything is drawn, so each chart draws once, in the new category.
+# `KIND` ('radar' or 'tagmix') and `SPEC` (chart_spec) are prepended per chart.
 _DRAW_JS = """
+const SPAN = Math.log1p(1 / SPEC.knee);
+// ui/scale.py's position_of, mirrored, and the share in percent for the hover
+const clip = (s) => Math.min(1, Math.max(0, s));
+const track = (s) => Math.round((Math.log1p(clip(s) / SPEC.knee) / SPAN) * 1e4) / 1e4;
+const percent = (s) => Math.round(s * 1e4) / 100;
+const hover = (x, cat, name) => `%{${x}}: %{customdata:.2f}% of ${cat}<extra>${name}</extra>`;
+const layout = (title, height) => ({
+  title: {text: title, x: 0.5, xanchor: 'center', font: {size: 13}},
+  margin: {l: 58, r: 58, t: 40, b: 26},
+  height: height,
+  font: {family: 'system-ui, sans-serif', size: 11},
+  paper_bgcolor: 'rgba(0,0,0,0)',
+  plot_bgcolor: 'rgba(0,0,0,0)',
+  legend: {orientation: 'h', x: 0.5, xanchor: 'center', y: -0.06},
+});
+function radar(v, cat) {
+  const c = SPEC.categories[cat];
+  const theta = [...c.names, c.names[0]];  // close the loop
+  const series = [];
+  if (v.inferred) series.push(['inferred', v.inferred, SPEC.colors.inferred, 'none', 'dash']);
+  series.push(['your profile', v.profile, SPEC.colors.profile, 'toself', 'solid']);
+  const data = series.map(([name, values, color, fill, dash]) => {
+    const shares = c.idx.map((i) => values[i]);
+    const r = shares.map(track), pct = shares.map(percent);
+    return {type: 'scatterpolar', name, r: [...r, r[0]], theta, customdata: [...pct, pct[0]],
+      mode: 'lines', fill, line: {color, dash, width: 2}, hovertemplate: hover('theta', cat, name)};
+  });
+  const lay = layout(`${c.title}: each tag's share of ${cat}`, SPEC.heights.radar);
+  lay.polar = {
+    radialaxis: {range: [0, 1], tickvals: SPEC.ticks.slice(1), ticktext: SPEC.tickText.slice(1),
+      tickfont: {size: 8, color: '#4b5563'}, angle: 90 - 180 / c.idx.length, showline: false},
+    angularaxis: {tickfont: {size: 9}, direction: 'clockwise'},
+    bgcolor: 'rgba(0,0,0,0)',
+  };
+  return {data, layout: lay};
+}
+function tagmix(v, cat) {
+  const c = SPEC.categories[cat];
+  const mixName = `top-${v.k} tag mix`;
+  const series = [
+    ['your profile', v.profile, SPEC.colors.profile], [mixName, v.mix, SPEC.colors.mix],
+  ];
+  const data = series.map(([name, values, color]) => {
+    const shares = c.idx.map((i) => values[i]);
+    return {type: 'bar', name, x: c.names, y: shares.map(track), customdata: shares.map(percent),
+      marker: {color}, hovertemplate: hover('x', cat, name)};
+  });
+  if (v.before) {
+    const shares = c.idx.map((i) => v.before[i]);
+    data.push({type: 'scatter', mode: 'markers', name: 'before the edit', x: c.names,
+      y: shares.map(track), customdata: shares.map(percent), offsetgroup: mixName,
+      marker: {symbol: 'diamond-open', color: '#111827', size: 7, line: {width: 1.5}},
+      hovertemplate: `%{x}: %{customdata:.2f}% of ${cat} before<extra></extra>`});
+  }
+  const lay = layout(`${c.title}: your profile vs your top ${v.k}'s tags`, SPEC.heights.tagmix);
+  lay.title.y = 0.97;
+  Object.assign(lay, {
+    barmode: 'group', bargap: 0.25, margin: {l: 44, r: 10, t: 62, b: 96},
+    legend: {orientation: 'h', x: 0.5, xanchor: 'center', y: 1.0, yanchor: 'bottom',
+      font: {size: 10}},
+    xaxis: {tickangle: -50, tickfont: {size: 10}, automargin: false},
+    yaxis: {range: [0, 1], tickvals: SPEC.ticks, ticktext: SPEC.tickText,
+      gridcolor: 'rgba(128,128,128,0.25)'},
+  });
+  return {data, layout: lay};
+}
+const build = KIND === 'radar' ? radar : tagmix;
 let visible = false, pending = true;
 let seen = null, all = null;  // the last value, parsed
 let drawnValue = null, drawnCategory = null;  // what is on screen: not drawn twice
@@ -225,14 +181,13 @@ const draw = () => {
       return;
     }
   }
-  const cat = window.__apronCategory || 'era';
-  const fig = all[cat] || all.era;
-  if (!fig || (drawnValue === v && drawnCategory === cat)) return;
+  const cat = SPEC.categories[window.__apronCategory] ? window.__apronCategory : 'era';
+  if (!all.profile || (drawnValue === v && drawnCategory === cat)) return;
   drawnValue = v;
   drawnCategory = cat;
   box.dataset.category = cat;
-  const config = Object.assign({responsive: true}, fig.config || {});
-  window.Plotly.react(box, fig.data, fig.layout, config);
+  const fig = build(all, cat);
+  window.Plotly.react(box, fig.data, fig.layout, {responsive: true, displayModeBar: false});
 };
 // at once, in the task that applies the new value: the list and both charts reach the
 // screen in one paint (reports/app_benchmarks.md)
@@ -250,6 +205,12 @@ watch('value', request);
 """
 
 
+def draw_js(kind: str) -> str:
+    """The script of one chart ('radar' or 'tagmix'): its kind, the spec, _DRAW_JS."""
+    spec = json.dumps(chart_spec(), separators=(",", ":"))
+    return f"const KIND = {json.dumps(kind)};\nconst SPEC = {spec};\n{_DRAW_JS}"
+
+
 @dataclass(frozen=True)
 class ChartsPanel:
     """The radar (profile picture) and the tag-mix bars: written by every view
@@ -262,10 +223,11 @@ class ChartsPanel:
 def build_charts() -> ChartsPanel:
     head = f'<script src="{static_url(PLOTLY_JS)}"></script>'
     charts = []
-    for elem_id, height, label in (
-        ("radar", RADAR_HEIGHT, "Radar chart of your profile in the open category"),
-        ("tagmix", MIX_HEIGHT, "Bar chart: your profile beside the tags of your list"),
+    for kind, label in (
+        ("radar", "Radar chart of your profile in the open category"),
+        ("tagmix", "Bar chart: your profile beside the tags of your list"),
     ):
+        height = RADAR_HEIGHT if kind == "radar" else MIX_HEIGHT
         template = (
             f'<div class="apron-chart" role="img" aria-label="{label}" '
             f'style="min-height:{height}px"></div>'
@@ -274,9 +236,9 @@ def build_charts() -> ChartsPanel:
             gr.HTML(
                 "",
                 html_template=template,
-                js_on_load=_DRAW_JS,
+                js_on_load=draw_js(kind),
                 head=head,
-                elem_id=elem_id,
+                elem_id=kind,
                 container=True,
                 padding=True,
             )

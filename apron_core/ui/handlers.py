@@ -21,7 +21,7 @@ from apron_core.tags import CATEGORIES, TAG_NAMES
 from apron_core.ui import commands
 from apron_core.ui import state as st
 from apron_core.ui.audio import encode_uploads
-from apron_core.ui.charts import radar_figures, tag_mix_figures
+from apron_core.ui.charts import radar_values, tag_mix_values
 from apron_core.ui.context import AppContext
 from apron_core.ui.disk import prune
 from apron_core.ui.files import static_url
@@ -43,8 +43,8 @@ class View:
 
     session: Session
     recs_html: str
-    radar: dict[str, dict]  # category → plotly figure
-    tagmix: dict[str, dict]  # category → plotly figure
+    radar: dict  # what the radar draws (charts.radar_values)
+    tagmix: dict  # what the tag-mix bars draw (charts.tag_mix_values)
     notes: tuple[str, ...] = ()
     steer: dict = field(default_factory=dict)  # what the sliders show (`steer_payload`)
 
@@ -97,8 +97,8 @@ def refresh(ctx: AppContext, session: Session, notes: Sequence[str] = ()) -> Vie
     return View(
         session=new,
         recs_html=html,
-        radar=radar_figures(session.inferred, profile),
-        tagmix=tag_mix_figures(profile, rec.tag_mix, k, before_mix),
+        radar=radar_values(session.inferred, profile),
+        tagmix=tag_mix_values(profile, rec.tag_mix, k, before_mix),
         notes=tuple(notes),
         steer=steer_payload(new),
     )

@@ -130,7 +130,12 @@ def test_listener_edit_and_share(client, server):
     recs, radar, tagmix, steer, _history, selected = client.predict(listener, api_name="/listener")
     assert recs.count('<li class="song') == ctx.config.k and selected == listener
     categories = {"era", "genre", "mood", "instrumentation"}
-    assert set(json.loads(radar)) == set(json.loads(tagmix)) == categories
+    # the charts get the numbers to draw (all 80 tags' within-category shares), not figures
+    radar, tagmix = json.loads(radar), json.loads(tagmix)
+    assert set(radar) == {"inferred", "profile"}
+    assert set(tagmix) == {"k", "profile", "mix", "before"}
+    assert radar["profile"] == radar["inferred"] == tagmix["profile"]
+    assert len(tagmix["mix"]) == K and tagmix["before"] is None and tagmix["k"] == ctx.config.k
     # the steering panel's payload: what every slider shows
     payload = json.loads(steer)
     assert set(payload["categories"]) == categories

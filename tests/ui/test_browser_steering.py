@@ -7,6 +7,7 @@ keyboard alone). Fixtures and helpers: conftest.py.
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from apron_core.tags import TAG_NAMES, K, category_of
 from apron_core.ui.prototypes_panel import TRACK_STEPS, tag_slug
-from apron_core.ui.scale import share_at
+from apron_core.ui.scale import KNEE, position_of, share_at
 from benchmarks._app_process import AppProcess
 from benchmarks.bench_browser import (
     command_box,
@@ -115,6 +116,42 @@ def test_the_track_is_the_scale_of_the_charts_and_the_server(open_tab, app: AppP
     expect(page.locator("#undo")).to_be_enabled()  # the panel drew the server's answer
     assert slider_box(page, "jazz").input_value() == expected  # the server agrees
     assert track.input_value() == str(steps)
+
+
+def test_the_charts_draw_the_shares_on_the_track(open_tab, app: AppProcess):
+    """The page builds the charts from the shares the server sends: the radar's filled
+    line sits at scale.position_of of what the sliders show, and hovering reads the
+    share in percent, in whichever category is open."""
+    page = load(open_tab(), app.url)
+    for category in ("era", "instrumentation"):
+        open_category(page, category)
+        page.wait_for_function(
+            "c => document.querySelector('#radar .apron-chart').dataset.category === c",
+            arg=category,
+        )
+        drawn = page.evaluate(
+            """() => {
+                 const trace = (id, name) => document.querySelector(`#${id} .apron-chart`)
+                   .data.find((t) => t.name === name);
+                 const p = trace('radar', 'your profile');
+                 return {theta: p.theta.slice(0, -1), r: p.r.slice(0, -1),
+                         pct: p.customdata.slice(0, -1),
+                         bars: trace('tagmix', 'your profile').y};
+               }"""
+        )
+        shares = page.evaluate(
+            """tags => tags.map((i) => Number(document.querySelector(
+                 `#steer .share-box[data-tag="${i}"]`).value))""",
+            [TAG_NAMES.index(t) for t in drawn["theta"]],
+        )
+        assert drawn["theta"] == [t for t in TAG_NAMES if category_of(t) == category]
+        for r, bar, pct, shown in zip(drawn["r"], drawn["bars"], drawn["pct"], shares, strict=True):
+            assert r == bar  # both charts use the sliders' track
+            assert pct == pytest.approx(shown, abs=0.06)  # the box shows 1-2 decimals
+            # the hover's share is rounded to 0.01 %: the track is steep near 0
+            share = pct / 100
+            slope = 1 / ((KNEE + share) * math.log1p(1 / KNEE))
+            assert r == pytest.approx(position_of(share), abs=5e-5 * slope + 1e-4)
 
 
 def test_a_thumb_can_be_dragged_by_the_pointer(open_tab, app: AppProcess):
