@@ -235,10 +235,14 @@ def build_profile(
     source = "your " + " + ".join(parts)
     session = Session(inferred=profile, history=tuple(picked), source=source)
     session = session.with_profile(profile)
+    heading = f"Your profile is built from {' and '.join(parts)}"
+    encoder = ctx.engine.bundle.encoder if uploads.names else None
+    if encoder is not None:  # an upload is only as well understood as its encoder
+        heading += f" (uploads embedded by the {encoder.describe()} encoder)"
     history = render_history(
         picked,
         ctx.songs,
-        heading=f"Your profile is built from {' and '.join(parts)}",
+        heading=heading,
         extra=uploads.names,
         audio_note=ctx.audio_note,
     )

@@ -337,6 +337,7 @@ def test_build_profile_from_songs(ctx):
     assert start.view.session.history == tuple(picked)
     assert start.listener_id is None
     assert not set(picked) & set(_rec_ids(start.view.recs_html))  # history excluded
+    assert "encoder" not in start.history_html  # no upload: no encoder to name
 
 
 @pytest.mark.parametrize(
@@ -370,6 +371,8 @@ def test_build_profile_with_uploads_skips_bad_files(ctx, tmp_path):
         assert name in notes
     assert str(tmp_path) not in notes  # the server's folders stay private
     assert "tone.wav" in start.history_html and "1 upload" in start.view.session.source
+    # the visitor is told which encoder understood their audio
+    assert html.escape(ctx.engine.bundle.encoder.describe()) in start.history_html
 
 
 def test_build_profile_with_only_bad_uploads(ctx, tmp_path):
