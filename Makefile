@@ -10,7 +10,7 @@ REPORTS ?= reports
 # where make world exports the 80 prototype clips (another seed: elsewhere, not the shipped)
 CLIPS ?= assets/prototypes
 
-.PHONY: help setup system venv test test-fast lint world report bundle tune-steering apron baselines \
+.PHONY: help setup system venv test test-fast lint world report bundle tune-steering apron apron-bundle baselines \
 	sweep ablations variants hidden missing-tags benchmark msd clean
 
 help:  ## list targets
@@ -67,6 +67,12 @@ $(RUNS)/ease/config.json:
 # then ~5 min per β on 2 idle cores): $(REPORTS)/steering_tuning.md.
 tune-steering: venv $(BASES)  ## choose grounded steering's β and base mix
 	$(PY) -m training.tune_steering --data $(WORLD) --runs $(RUNS) --out $(REPORTS)
+
+# The paper's APRON, shipped beside the demo for comparison (`python app.py --bundle
+# assets/apron`; the engine's APRON tests run on it).
+APRON_BUNDLE ?= assets/apron
+apron-bundle: venv  ## the paper's APRON with its test figures → $(APRON_BUNDLE)
+	$(PY) -m training.train --data $(WORLD) --label APRON --output $(APRON_BUNDLE)
 
 apron: venv  ## the paper's APRON, default settings, into $(RUNS)/apron (~8 min on 2 idle cores)
 	$(PY) -m training.train --data $(WORLD) --label APRON --no-eval --output $(RUNS)/apron

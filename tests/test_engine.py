@@ -1,4 +1,8 @@
-"""The inference engine: validation, the model's own maths, control, explanations, threads."""
+"""The inference engine: validation, the model's own maths, control, explanations, threads.
+
+Most tests run on the paper's APRON bundle shipped beside the demo (`assets/apron`);
+the shipped demo bundle (grounded steering, tests/test_steering.py on a small world)
+is checked at the end."""
 
 from __future__ import annotations
 
@@ -18,7 +22,7 @@ from apron_core.tags import K
 
 @pytest.fixture(scope="module")
 def engine() -> Engine:
-    return Engine.load("assets/demo")
+    return Engine.load("assets/apron")
 
 
 @pytest.fixture(scope="module")
@@ -345,3 +349,22 @@ def test_encode_a_text_file(engine: Engine, tmp_path) -> None:
     path.write_text("not audio at all\n")
     with pytest.raises(AudioError, match=r"notes\.txt"):
         engine.encode(path)
+
+
+# ---------------------------------------------------------------- the shipped demo bundle
+def test_the_demo_bundle_is_grounded_steering_and_explains_exactly() -> None:
+    demo = Engine.load("assets/demo")
+    assert demo.kind == "grounded-steering" and demo.n_songs == 4000
+    listener = demo.bundle.demo_listeners[0]
+    p = demo.profile(listener.history)
+    assert p.min() >= 0 and p.sum() == pytest.approx(1.0, abs=1e-12)
+    rec = demo.recommend(p, k=20, exclude=listener.history)
+    assert not set(rec.song_ids) & set(listener.history)
+    for e in rec.explanations:  # each score is its base plus what each tag adds
+        assert e.contributions.sum() + e.baseline_score == pytest.approx(e.score, abs=1e-4)
+    # moving weight onto one tag raises that tag in the list's mix
+    jazz = demo.tag_names.index("jazz")
+    edited = p.copy()
+    edited[jazz] += 0.2
+    after = demo.recommend(edited / edited.sum(), k=20, exclude=listener.history)
+    assert after.tag_mix[jazz] > rec.tag_mix[jazz]

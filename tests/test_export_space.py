@@ -101,7 +101,7 @@ def _pycache(d: Path) -> None:
     [
         (_png, "assets/cover.png is binary and not covered"),
         (_big_text, "assets/big.txt is over 10 MiB"),
-        (_no_lfs_rules, "assets/demo/model.safetensors is binary"),
+        (_no_lfs_rules, "assets/demo/model/weights.safetensors is binary"),
         (_wrong_sdk_version, "sdk_version="),
         (_no_front_matter, "no front matter"),
         (_tests_folder, "not needed by the app: ['tests']"),
