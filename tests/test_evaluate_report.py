@@ -79,6 +79,20 @@ def test_target_lines_say_met_or_missed():
     assert report.target_lines(_results()[1:]) == []  # nothing shipped, nothing to check
 
 
+def test_choice_lines_place_the_shipped_model():
+    text = " ".join(report.choice_lines(_results()))
+    assert "NDCG@100 0.3500 at relative Δ@20 90.0 %" in text
+    assert "on the Pareto front" in text  # nothing beats 0.35 / 90 % on both axes
+    assert "1.09× as accurate and steers 1.20× as far (90.0 % vs 75.0 %)" in text
+    beaten = [*_results(), _result("better", 0.36, 0.95, group="variant")]
+    text = " ".join(report.choice_lines(beaten))
+    assert "Beaten on both axes by: better." in text
+    assert "The most accurate model, better, reaches NDCG@100 0.3600" in text
+    assert report.choice_lines(_results()[1:]) == []  # nothing shipped, nothing to place
+    md = report.markdown(_results(), [], title="T", commands={})
+    assert "## Why this model ships" in md
+
+
 def test_pareto_front():
     points = [(0.30, 50.0), (0.35, 0.0), (0.29, 40.0), (0.35, 90.0), (0.20, 95.0)]
     assert report.pareto_front(points) == [3, 4]

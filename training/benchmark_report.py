@@ -157,6 +157,63 @@ def target_lines(results: list[dict]) -> list[str]:
     return lines
 
 
+def _control(r: dict) -> float | None:
+    """Relative Δ@20 on ground truth where the data knows it, else on observed tags."""
+    for basis in ("control_truth", "control_observed"):
+        rel = r.get(basis, {}).get("relative")
+        if rel is not None and not math.isnan(rel):
+            return rel
+    return None
+
+
+def choice_lines(results: list[dict]) -> list[str]:
+    """Why the shipped model ships, in figures: where it sits on the accuracy–control
+    plane, what (if anything) beats it on both axes, and how it compares with the tag
+    filter anyone can bolt onto a strong model."""
+    shipped = next((r for r in results if r.get("group") == "shipped"), None)
+    rated = [r for r in results if _control(r) is not None]
+    if shipped is None or _control(shipped) is None:
+        return []
+    x, y = shipped["accuracy"]["ndcg@100"], _control(shipped)
+    better = [
+        r["name"]
+        for r in rated
+        if r is not shipped
+        and r["accuracy"]["ndcg@100"] >= x
+        and _control(r) >= y
+        and (r["accuracy"]["ndcg@100"] > x or _control(r) > y)
+    ]
+    lines = [
+        f"The shipped model ({shipped['name']}) reaches NDCG@100 {fmt(x, 4)} at relative "
+        f"Δ@20 {pct(y)}. "
+        + (
+            "No other model of this run is at least as accurate and at least as controllable "
+            "(it is on the Pareto front of `pareto.png`)."
+            if not better
+            else f"Beaten on both axes by: {', '.join(better)}."
+        )
+    ]
+    top_acc = max(rated, key=lambda r: r["accuracy"]["ndcg@100"])
+    top_ctl = max(rated, key=_control)
+    for label, r in (("most accurate", top_acc), ("most controllable", top_ctl)):
+        if r is not shipped:
+            lines.append(
+                f"The {label} model, {r['name']}, reaches NDCG@100 "
+                f"{fmt(r['accuracy']['ndcg@100'], 4)} at relative Δ@20 {pct(_control(r))}."
+            )
+    filt = by_name(results, "EASE + tag filter")
+    if filt is not None and _control(filt):
+        acc = ratio(x, filt["accuracy"]["ndcg@100"])
+        ctl = ratio(y, _control(filt))
+        lines.append(
+            f"Against EASE + tag filter it is {fmt(acc, 2)}× as accurate and steers "
+            f"{fmt(ctl, 2)}× as far ({pct(y)} vs {pct(_control(filt))}); unlike the filter "
+            "it also moves untagged songs that sound like the tag (docs/design.md, "
+            "grounded steering)."
+        )
+    return [" ".join(lines)]
+
+
 def paper_table(results: list[dict]) -> list[str]:
     lines = [
         "| | NDCG@100 | Recall@20 | Recall@50 | Δ@20 (observed) | relative |",
@@ -184,6 +241,9 @@ def markdown(
     lines = [f"# {title}", ""]
     lines += [f"{k}: `{v}`" + "  " for k, v in commands.items()]
     lines += ["", "## Targets of issue 12 (shipped model)", "", *target_lines(main)]
+    choice = choice_lines(main)
+    if choice:
+        lines += ["", "## Why this model ships", "", *choice]
     lines += ["", "## Accuracy", "", *accuracy_table(main)]
     lines += [
         "",
