@@ -145,8 +145,11 @@ function tagmix(v, cat) {
   });
   if (v.before) {
     const shares = c.idx.map((i) => v.before[i]);
+    // a tag the list did not carry before has no marker: a row of diamonds on the
+    // axis would hide the bars' feet and say nothing
     data.push({type: 'scatter', mode: 'markers', name: 'before the edit', x: c.names,
-      y: shares.map(track), customdata: shares.map(percent), offsetgroup: mixName,
+      y: shares.map((s) => (s > 0 ? track(s) : null)), customdata: shares.map(percent),
+      offsetgroup: mixName,
       marker: {symbol: 'diamond-open', color: '#111827', size: 7, line: {width: 1.5}},
       hovertemplate: `%{x}: %{customdata:.2f}% of ${cat} before<extra></extra>`});
   }

@@ -241,6 +241,14 @@ def test_each_edit_shows_what_changed(open_tab, app: AppProcess):
         """() => Array.from(document.querySelectorAll('#tagmix .legendtext'))
                    .some((e) => e.textContent.includes('before the edit'))"""
     )
+    before = page.evaluate(
+        """() => document.querySelector('#tagmix .apron-chart').data
+                   .find((t) => t.name === 'before the edit')"""
+    )
+    # a marker for every tag the list carried before, none on the axis for the others
+    assert any(y is not None for y in before["y"])
+    for y, share in zip(before["y"], before["customdata"], strict=True):
+        assert (y is None) == (share == 0)
 
 
 # --------------------------------------------------------------------------- undo and redo
