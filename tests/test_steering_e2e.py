@@ -103,6 +103,10 @@ def test_steering_from_training_to_the_engine(tmp_path, capsys):
         capsys,
     )
     rows = json.loads((tmp_path / "rep" / "missing_tags.json").read_text())
+    # the report says how long APRON was trained (TINY_APRON: 2 epochs)
+    assert (
+        "APRON trained for 2 epochs per share" in (tmp_path / "rep" / "missing_tags.md").read_text()
+    )
     assert {(r["model"], r["share"]) for r in rows} == {
         (m, s) for m in hide_cli.MODELS for s in (0.0, 0.5)
     }

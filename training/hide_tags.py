@@ -87,6 +87,15 @@ def markdown(rows: list[dict], shares: list[float]) -> str:
                 else f"{fmt(r['ndcg@100'])} / {fmt(r['delta_truth'])} ({pct(r['relative_truth'])})"
             )
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    epochs = sorted({r["epochs"] for r in rows if r["model"] == "APRON" and r.get("epochs")})
+    if epochs:  # make hidden trains APRON under the ablations' epoch cap
+        lines += [
+            "",
+            f"APRON trained for {', '.join(map(str, epochs))} epochs per share (`make hidden`'s "
+            "`ABLATION_EPOCHS`), so its NDCG is below a fully trained APRON's; grounded "
+            "steering keeps its RecVAE base (plays only) and refits its grounding on the tags "
+            "left.",
+        ]
     lines += ["", "Grounded steering's Δ@20 (truth) over the filter's:", ""]
     for s in shares:
         mine = next((x for x in rows if x["model"] == MODELS[1] and x["share"] == s), None)
@@ -155,7 +164,9 @@ def run(args: argparse.Namespace) -> int:
                 )
             print(f"{pct(share)} hidden: {name} …", flush=True)
             r = evaluate_candidate(bundle_candidate(bundle, device, name), ds, response_users=0)
-            rows.append(_row(name, share, r))
+            rows.append(
+                {**_row(name, share, r), "epochs": bundle.meta.get("train", {}).get("epochs")}
+            )
         print(f"{pct(share)} hidden: EASE + tag filter …", flush=True)
         cand = baseline_candidate("EASE + tag filter", TagFilter(ease, ds.song_tags))
         r = evaluate_candidate(cand, ds, response_users=0)
