@@ -86,7 +86,10 @@ def test_choice_lines_place_the_shipped_model():
     assert "1.09× as accurate and steers 1.20× as far (90.0 % vs 75.0 %)" in text
     beaten = [*_results(), _result("better", 0.36, 0.95, group="variant")]
     text = " ".join(report.choice_lines(beaten))
-    assert "Beaten on both axes by: better." in text
+    assert (
+        "At least as good on both axes: better (NDCG@100 +0.0100, relative Δ@20 +5.0 points)."
+        in text
+    )
     assert "The most accurate model, better, reaches NDCG@100 0.3600" in text
     assert report.choice_lines(_results()[1:]) == []  # nothing shipped, nothing to place
     md = report.markdown(_results(), [], title="T", commands={})
@@ -115,7 +118,8 @@ def test_commands_name_no_local_path(tmp_path):
     )
     assert evaluate.portable(None, {}) is None
     assert evaluate.shown(Path("assets/demo")) == "assets/demo"
-    assert evaluate.shown(tmp_path / "b") == "b"
+    assert evaluate.shown(tmp_path / "b") == "$(BUNDLE)"
+    assert evaluate.shown(tmp_path / "r", "$(REPORTS)") == "$(REPORTS)"
 
 
 def test_variant_arguments_are_checked(tmp_path):

@@ -176,7 +176,8 @@ def choice_lines(results: list[dict]) -> list[str]:
         return []
     x, y = shipped["accuracy"]["ndcg@100"], _control(shipped)
     better = [
-        r["name"]
+        f"{r['name']} (NDCG@100 {r['accuracy']['ndcg@100'] - x:+.4f}, relative Δ@20 "
+        f"{100 * (_control(r) - y):+.1f} points)"
         for r in rated
         if r is not shipped
         and r["accuracy"]["ndcg@100"] >= x
@@ -190,7 +191,7 @@ def choice_lines(results: list[dict]) -> list[str]:
             "No other model of this run is at least as accurate and at least as controllable "
             "(it is on the Pareto front of `pareto.png`)."
             if not better
-            else f"Beaten on both axes by: {', '.join(better)}."
+            else f"At least as good on both axes: {'; '.join(better)}."
         )
     ]
     top_acc = max(rated, key=lambda r: r["accuracy"]["ndcg@100"])
@@ -323,6 +324,28 @@ def pareto_front(points: list[tuple[float, float]]) -> list[int]:
     return front
 
 
+def _zoom_best(ax, drawn: list[tuple], points: list[tuple[float, float]]) -> None:
+    """An inset on the corner where the best models crowd (within 0.03 NDCG@100 and 30
+    points of Δ of the best of each), drawn in an empty part of the plot, so the models
+    that matter can be told apart."""
+    if len(points) < 2:
+        return
+    best_x, best_y = max(p[0] for p in points), max(p[1] for p in points)
+    near = [d for d in drawn if d[0] >= best_x - 0.03 and d[1] >= best_y - 30]
+    if len(near) < 2:
+        return
+    inset = ax.inset_axes([0.1, 0.36, 0.26, 0.3])
+    for x, y, marker, size, color in near:
+        inset.plot(x, y, marker, ms=size * 0.8, color=color, alpha=0.85)
+    xs, ys = [d[0] for d in near], [d[1] for d in near]
+    pad_x, pad_y = max(0.002, (max(xs) - min(xs)) * 0.15), max(1.0, (max(ys) - min(ys)) * 0.15)
+    inset.set_xlim(min(xs) - pad_x, max(xs) + pad_x)
+    inset.set_ylim(min(ys) - pad_y, max(ys) + pad_y)
+    inset.tick_params(labelsize=7)
+    inset.set_title("the best corner, enlarged", fontsize=7)
+    ax.indicate_inset_zoom(inset, edgecolor="grey")
+
+
 def plots(results: list[dict], sweep: list[dict], train_log: list[dict], out: Path) -> list[Path]:
     import matplotlib
 
@@ -338,7 +361,7 @@ def plots(results: list[dict], sweep: list[dict], train_log: list[dict], out: Pa
         "baseline": ("o", 7),
         "ablation": ("v", 6),
     }
-    points, names = [], []
+    points, names, drawn = [], [], []
     # ground truth where the data knows it (the demo world), else the observed tags
     basis = "truth" if any("control_truth" in r for r in results) else "observed"
     for r in results:
@@ -347,9 +370,10 @@ def plots(results: list[dict], sweep: list[dict], train_log: list[dict], out: Pa
             continue
         x, y = r["accuracy"]["ndcg@100"], 100 * rel
         marker, size = styles.get(r.get("group", "baseline"), ("o", 7))
-        ax.plot(x, y, marker, ms=size, label=r["name"], alpha=0.85)
+        (line,) = ax.plot(x, y, marker, ms=size, label=r["name"], alpha=0.85)
         points.append((x, y))
         names.append(r["name"])
+        drawn.append((x, y, marker, size, line.get_color()))
     if sweep:
         xs = [s["ndcg@100"] for s in sweep]
         ys = [100 * s.get(f"relative_{basis}" if basis == "truth" else "relative") for s in sweep]
@@ -363,6 +387,7 @@ def plots(results: list[dict], sweep: list[dict], train_log: list[dict], out: Pa
             lw=1,
             label="Pareto front",
         )
+    _zoom_best(ax, drawn, points)
     ax.set_xlabel("NDCG@100 (test users)")
     what = "ground-truth attributes" if basis == "truth" else "observed tags"
     ax.set_ylabel(f"relative Δ@20, {what} (%)")

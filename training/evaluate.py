@@ -102,14 +102,15 @@ def portable(command: str | None, names: dict[Path, str]) -> str | None:
     return command
 
 
-def shown(path: Path) -> str:
-    """A path as the report may print it: relative to here, or just its name."""
+def shown(path: Path, variable: str = "$(BUNDLE)") -> str:
+    """A path as the report may print it: relative to here, or the Makefile's variable
+    for a folder kept elsewhere (a local path means nothing to a reader)."""
     if not path.is_absolute():
         return str(path)
     try:
         return str(path.relative_to(Path.cwd()))
     except ValueError:
-        return path.name
+        return variable
 
 
 def label_of(bundle, default: str) -> str:
@@ -248,7 +249,7 @@ def run(args: argparse.Namespace) -> int:
     train_log = json.loads(log_path.read_text())["log"] if log_path.is_file() else []
     evaluation = (
         f"python -m training.evaluate --data $(WORLD) --bundle {shown(args.bundle)} "
-        f"--runs $(RUNS) --out {shown(args.out)}"
+        f"--runs $(RUNS) --out {shown(args.out, '$(REPORTS)')}"
     )
     md = markdown(results, sweep, title=args.title, commands={"evaluation": evaluation})
     pngs = plots(results, sweep, train_log, args.out)
