@@ -30,7 +30,7 @@ import numpy as np
 
 from apron_core.tags import CATEGORIES, TAG_NAMES, category_indices
 from apron_core.ui.files import PLOTLY_JS, static_url
-from apron_core.ui.scale import KNEE, tick_positions, within_shares
+from apron_core.ui.scale import KNEE, tick_positions, wire_shares
 
 INFERRED_COLOR = "#4b5563"
 PROFILE_COLOR = "#c2410c"
@@ -38,20 +38,12 @@ MIX_COLOR = "#1d4ed8"
 RADAR_HEIGHT = 330
 MIX_HEIGHT = 300
 TITLES = {"era": "Era", "genre": "Genre", "mood": "Mood", "instrumentation": "Instruments"}
-SHARE_DIGITS = 6  # shares on the wire: 1e-6 of a category, below the track's 0.1 % knee
-
-
-def _shares(profile: np.ndarray | None) -> list[float] | None:
-    """The 80 within-category shares, rounded for the wire (None stays None)."""
-    if profile is None:
-        return None
-    return np.round(within_shares(profile), SHARE_DIGITS).tolist()
 
 
 def radar_values(inferred: np.ndarray | None, profile: np.ndarray) -> dict:
     """What the radar draws: the inferred profile (None for a profile never inferred)
     and the edited one, as within-category shares of all 80 tags."""
-    return {"inferred": _shares(inferred), "profile": _shares(profile)}
+    return {"inferred": wire_shares(inferred), "profile": wire_shares(profile)}
 
 
 def tag_mix_values(
@@ -59,7 +51,12 @@ def tag_mix_values(
 ) -> dict:
     """What the tag-mix bars draw: the profile, the top-k's tag mix and the mix before
     the last edit (None on a first list), as within-category shares."""
-    return {"k": k, "profile": _shares(profile), "mix": _shares(mix), "before": _shares(before)}
+    return {
+        "k": k,
+        "profile": wire_shares(profile),
+        "mix": wire_shares(mix),
+        "before": wire_shares(before),
+    }
 
 
 def figure_json(values: dict, open_category: str | None = None) -> str:

@@ -26,7 +26,7 @@ from apron_core.ui.context import AppContext
 from apron_core.ui.disk import prune
 from apron_core.ui.files import static_url
 from apron_core.ui.limits import check_query, check_song_ids
-from apron_core.ui.scale import TAG_CATEGORY, category_shares, within_shares
+from apron_core.ui.scale import TAG_CATEGORY, category_shares, wire_shares
 from apron_core.ui.song_lists import (
     diff_lists,
     mix_changes,
@@ -117,10 +117,8 @@ def steer_payload(session: Session) -> dict:
         "categories": dict(
             zip(CATEGORIES, (round(float(v), 6) for v in category_shares(profile)), strict=True)
         ),
-        "within": [round(float(v), 6) for v in within_shares(profile)],
-        "inferred": None
-        if inferred is None
-        else [round(float(v), 6) for v in within_shares(inferred)],
+        "within": wire_shares(profile),
+        "inferred": wire_shares(inferred),
         "locked": sorted(session.locked),
         "undo": len(session.undo),
         "redo": len(session.redo),

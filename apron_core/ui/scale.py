@@ -81,6 +81,17 @@ def within_shares(profile: np.ndarray) -> np.ndarray:
     return out
 
 
+SHARE_DIGITS = 6  # shares sent to the page: 1e-6 of a category, below the track's 0.1 % knee
+
+
+def wire_shares(profile: np.ndarray | None) -> list[float] | None:
+    """The 80 within-category shares as the page receives them (sliders and charts
+    alike), rounded once; None stays None."""
+    if profile is None:
+        return None
+    return np.round(within_shares(profile), SHARE_DIGITS).tolist()
+
+
 def compose(categories: Sequence[float], within: np.ndarray) -> np.ndarray:
     """(80,) ŵ_t = S_c · s_t: the profile the model receives from what the sliders show."""
     shares = np.asarray(categories, dtype=np.float64)
