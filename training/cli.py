@@ -1,5 +1,6 @@
 """What the command-line tools share: the parse → run → one-line error closing (exit
-status 2, no traceback for bad input) and the reading of ``--encoder-config`` pairs."""
+status 2, no traceback for bad input), the reading of ``--encoder-config`` pairs and the
+markdown + JSON report pair the evaluation commands write."""
 
 from __future__ import annotations
 
@@ -7,8 +8,20 @@ import argparse
 import json
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from apron_core.errors import ApronError, ConfigError
+
+
+def write_report(
+    out: Path, name: str, markdown: str, data: object, *, default: Callable = float
+) -> None:
+    """The pair every evaluation command writes, OUT/NAME.md and OUT/NAME.json (``default``
+    turns numpy values into JSON), then prints the markdown."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{name}.md").write_text(markdown)
+    (out / f"{name}.json").write_text(json.dumps(data, indent=1, default=default))
+    print(markdown)
 
 
 def run_command(

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from training.benchmark_report import fmt, markdown, plots
-from training.cli import run_command
+from training.cli import run_command, write_report
 from training.data_arg import add_data_argument, resolve_data_argument
 
 BASELINE_NAMES = (
@@ -255,13 +255,13 @@ def run(args: argparse.Namespace) -> int:
     pngs = plots(results, sweep, train_log, args.out)
     md += "\n" + "\n".join(f"![{p.stem}]({p.name})" for p in pngs) + "\n"
     md += f"\nEvaluation time: {time.perf_counter() - t0:.0f} s.\n"
-    (args.out / "benchmark.md").write_text(md)
-    (args.out / "benchmark.json").write_text(
-        json.dumps(
-            {"results": results, "sweep": sweep}, indent=1, default=lambda v: float(np.asarray(v))
-        )
+    write_report(
+        args.out,
+        "benchmark",
+        md,
+        {"results": results, "sweep": sweep},
+        default=lambda v: float(np.asarray(v)),
     )
-    print(md)
     return 0
 
 

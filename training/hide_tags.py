@@ -12,7 +12,6 @@ hidden`` with ``--hide-tags``), and EASE + tag filter filters with the remaining
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 import time
@@ -20,7 +19,7 @@ from pathlib import Path
 
 from apron_core.errors import ConfigError
 from training.benchmark_report import fmt, pct
-from training.cli import run_command
+from training.cli import run_command, write_report
 from training.data_arg import add_data_argument, resolve_data_argument
 
 MODELS = ("APRON", "grounded steering", "EASE + tag filter")
@@ -175,9 +174,7 @@ def run(args: argparse.Namespace) -> int:
     plot(rows, args.out)
     md = markdown(rows, list(args.shares))
     md += f"\nEvaluation time: {time.perf_counter() - t0:.0f} s.\n"
-    (args.out / "missing_tags.md").write_text(md)
-    (args.out / "missing_tags.json").write_text(json.dumps(rows, indent=1, default=float))
-    print(md)
+    write_report(args.out, "missing_tags", md, rows)
     return 0
 
 

@@ -14,7 +14,6 @@ truth, choose β on the observed columns.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -23,7 +22,7 @@ from tqdm.auto import tqdm
 
 from apron_core.errors import ConfigError
 from training.benchmark_report import fmt, pct
-from training.cli import run_command
+from training.cli import run_command, write_report
 from training.data_arg import add_data_argument, resolve_data_argument
 
 
@@ -158,11 +157,8 @@ def run(args: argparse.Namespace) -> int:
             acc = metrics.evaluate_accuracy(mix.score(fold), fold, held)
             rows.append(_row(f"RecVAE + {w:g} × EASE base (accuracy only)", {"accuracy": acc}))
 
-    args.out.mkdir(parents=True, exist_ok=True)
     md = markdown(rows) + f"\nTime: {time.perf_counter() - t0:.0f} s.\n"
-    (args.out / "steering_tuning.md").write_text(md)
-    (args.out / "steering_tuning.json").write_text(json.dumps(rows, indent=1, default=float))
-    print(md)
+    write_report(args.out, "steering_tuning", md, rows)
     return 0
 
 
