@@ -4,6 +4,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 WORLD ?= data/world
 WORLD_SEED ?= 0
+# the audio encoder of the demo world and of the app's uploads (docs/encoders.md)
+ENCODER ?= musicnn+librosa
 RUNS ?= runs
 BUNDLE ?= assets/demo
 REPORTS ?= reports
@@ -43,7 +45,7 @@ lint: venv
 
 world: venv  ## build the default demo world into $(WORLD) and export prototype clips
 	$(PY) -m training.build_world --output $(WORLD) --seed $(WORLD_SEED) \
-	  --prototypes-dir $(CLIPS)
+	  --encoder $(ENCODER) --prototypes-dir $(CLIPS)
 
 report: venv  ## print and save the world's checks
 	$(PY) -m training.world_report --data $(WORLD)

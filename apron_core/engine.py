@@ -45,6 +45,7 @@ from apron_core.encoders import Encoder
 from apron_core.errors import ConfigError, DataError
 from apron_core.model import Apron
 from apron_core.steering import GroundedSteering, SteeredInference
+from apron_core.tag_evidence import TagEvidence
 from apron_core.tags import TAG_NAMES, K
 
 _ELEMENTWISE = (nn.Tanh, nn.ReLU, nn.GELU, nn.Sigmoid, nn.SiLU, nn.LeakyReLU, nn.ELU)
@@ -118,6 +119,16 @@ def _as_list(song_ids: Sequence[str] | str, what: str) -> list[str]:
     return [str(s) for s in song_ids]
 
 
+@dataclass(frozen=True)
+class UploadedSong:
+    """An uploaded file as the profile reads it: its normalized embedding (D,) and what
+    the bundle's tag heads hear in it, (80,) with NaN where none names the tag (None when
+    the bundle uses no tag heads; apron_core/tag_evidence.py)."""
+
+    embedding: np.ndarray
+    evidence: np.ndarray | None = None
+
+
 class Engine:
     """Recommendations, profiles and explanations for one bundle; safe to share between
     threads (read-only after construction, inference under ``torch.inference_mode``)."""
@@ -141,9 +152,13 @@ class Engine:
         self._index = {s: i for i, s in enumerate(ids)}
         self._song_tags = torch.as_tensor(bundle.song_tags, dtype=torch.float32).to(self.device)
         self._steered: SteeredInference | None = None
+        self.tag_evidence: TagEvidence | None = None  # what an upload's tag heads hear
         if steered:
             self._steered = SteeredInference(bundle.model, self.device)
             self._emb_dim = int(bundle.model.prototypes.shape[1])
+            heads = bundle.model.config.upload_taggers
+            if heads and bundle.encoder is not None:
+                self.tag_evidence = TagEvidence(heads, reuse=bundle.encoder)
             return
         model: Apron = bundle.model.to(self.device).eval()
         self._model = model
@@ -215,20 +230,27 @@ class Engine:
 
     # ------------------------------------------------------------------ profiles
     def profile(
-        self, history: Sequence[str] | str = (), *, embeddings: np.ndarray | None = None
+        self,
+        history: Sequence[str] | str = (),
+        *,
+        embeddings: np.ndarray | None = None,
+        evidence: np.ndarray | None = None,
     ) -> np.ndarray:
         """Profile ŵ (80,) float64 summing to 1: the mean of the song–prototype weights
         w_jk over the history's catalog songs (a set: duplicates count once, as in
-        training) and the uploaded songs' embeddings (S, D), each upload one song."""
+        training) and the uploaded songs' embeddings (S, D), each upload one song.
+        `evidence` (S, 80), rows of `UploadedSong.evidence`, joins a grounded-steering
+        bundle's upload affinities; an APRON bundle's attention does not use it."""
         rows = np.unique(self.song_index(_as_list(history, "history")))
         emb = self._check_embeddings(embeddings)
         if rows.size == 0 and emb is None:
             raise DataError(
                 "the history is empty: pick at least one song from the catalog or upload audio"
             )
+        ev = self._check_evidence(evidence, emb)
         with torch.inference_mode():
             if self._steered is not None:  # the history's grounded tag mass, normalized
-                p = self._steered.profile_mass(rows, emb).cpu().numpy()
+                p = self._steered.profile_mass(rows, emb, ev).cpu().numpy()
                 if p.sum() <= 0:
                     return np.full(K, 1.0 / K)
                 return p / p.sum()
@@ -244,6 +266,27 @@ class Engine:
                 count += emb.shape[0]
             p = (total / count).cpu().numpy()
         return p / p.sum()
+
+    def _check_evidence(
+        self, evidence: np.ndarray | None, emb: np.ndarray | None
+    ) -> np.ndarray | None:
+        if evidence is None:
+            return None
+        if emb is None:
+            raise DataError("evidence was given without the uploads' embeddings")
+        try:
+            e = np.asarray(evidence, dtype=np.float64)
+        except (TypeError, ValueError) as err:
+            raise DataError(f"evidence must be a numeric (S, {K}) array: {err}") from None
+        e = e[None] if e.ndim == 1 else e
+        if e.shape != (emb.shape[0], K):
+            raise DataError(
+                f"evidence has shape {e.shape}; expected ({emb.shape[0]}, {K}), one row per upload"
+            )
+        spoken = e[~np.isnan(e)]
+        if np.any((spoken < 0) | (spoken > 1)):
+            raise DataError("evidence must be probabilities in [0, 1] (NaN: no opinion)")
+        return e
 
     def _check_embeddings(self, embeddings: np.ndarray | None) -> np.ndarray | None:
         if embeddings is None:
@@ -267,9 +310,27 @@ class Engine:
     def encode(self, path: str | Path) -> np.ndarray:
         """Normalized embedding (D,) of an audio file with the bundle's encoder; the
         encoder's AudioError (naming the file) passes through."""
-        if self.bundle.encoder is None:
+        return self.encode_upload(path, evidence=False).embedding
+
+    def forget_recent(self) -> None:
+        """Forget the encoder's and tag heads' kept clips (benchmarks time cold uploads)."""
+        if self.bundle.encoder is not None:
+            self.bundle.encoder.forget_recent()
+        if self.tag_evidence is not None:
+            self.tag_evidence.forget_recent()
+
+    def encode_upload(self, path: str | Path, *, evidence: bool = True) -> UploadedSong:
+        """An uploaded file as `profile` reads it: decoded once (the encoder's window),
+        embedded, and heard by the bundle's tag heads if it has any."""
+        enc = self.bundle.encoder
+        if enc is None:
             raise ConfigError("this engine was built without an encoder: pass encoder=")
-        return np.asarray(self.bundle.encoder.embed_file(path), dtype=np.float32)
+        y = enc.load_file(path)
+        emb = np.asarray(enc.transform(enc.raw_features(y)), dtype=np.float32)
+        heard = None
+        if evidence and self.tag_evidence is not None:
+            heard = self.tag_evidence.of_signal(y, enc.sr)
+        return UploadedSong(emb, heard)
 
     # ------------------------------------------------------------------ scoring
     def _run(self, u: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor], torch.Tensor]:

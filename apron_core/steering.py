@@ -59,6 +59,7 @@ from apron_core.checks import (
     quote,
     resolve_device,
 )
+from apron_core.encoders.musicnn import WEIGHTS as TAGGER_WEIGHTS
 from apron_core.errors import ConfigError, DataError
 from apron_core.grounding import (
     GroundedAttention,
@@ -66,6 +67,7 @@ from apron_core.grounding import (
     affinity_table,
     fit_grounding,
 )
+from apron_core.tag_evidence import noisy_or
 from apron_core.tags import K
 
 RENORMALIZATION = ("undo", "keep")
@@ -82,6 +84,9 @@ class SteeringConfig:
     bases: tuple[str, ...] = ("recvae",)  # collaborative bases (apron_core.baselines names)
     base_weights: tuple[float, ...] = (1.0,)  # their weights in b (each base standardized)
     grounding: dict = dataclasses.field(default_factory=dict)  # GroundingConfig overrides
+    # musicnn heads whose tag probabilities join an upload's affinity (noisy-OR) on the
+    # tags they name (apron_core/tag_evidence.py); () uses the grounding alone
+    upload_taggers: tuple[str, ...] = ("msd", "mtt")
 
     def __post_init__(self) -> None:
         check_number(self.beta, name="beta", minimum=0.0)
@@ -105,6 +110,12 @@ class SteeringConfig:
         for w in self.base_weights:
             check_number(w, name="base_weights entry", above=0.0)
         GroundingConfig(**self.grounding)  # unknown or bad grounding settings fail here
+        self.upload_taggers = tuple(self.upload_taggers)
+        for head in self.upload_taggers:
+            if head not in TAGGER_WEIGHTS:
+                raise ConfigError(
+                    f"upload_taggers entry {quote(head)}: use some of {list(TAGGER_WEIGHTS)}"
+                )
 
     def grounding_config(self, seed: int) -> GroundingConfig:
         return GroundingConfig(**{"seed": seed, **self.grounding})
@@ -374,15 +385,25 @@ class SteeredInference:
         self._cache: OrderedDict[tuple[int, ...], torch.Tensor] = OrderedDict()
         self._lock = threading.Lock()
 
-    def profile_mass(self, rows: np.ndarray, embeddings: np.ndarray | None) -> torch.Tensor:
-        """Σ_j A_j over catalog rows and uploaded embeddings (S, D): (K,) float64."""
+    def profile_mass(
+        self,
+        rows: np.ndarray,
+        embeddings: np.ndarray | None,
+        evidence: np.ndarray | None = None,
+    ) -> torch.Tensor:
+        """Σ_j A_j over catalog rows and uploaded embeddings (S, D): (K,) float64. An
+        upload's A is its grounded affinity, joined by noisy-OR with its taggers' evidence
+        (S, K; NaN where no tagger names the tag) when that is given."""
         total = torch.zeros(K, dtype=torch.float64, device=self.device)
         if rows.size:
             idx = torch.as_tensor(rows, device=self.device)
             total += self.affinity.index_select(0, idx).double().sum(0)
         if embeddings is not None:
             x = torch.as_tensor(embeddings, dtype=torch.float32, device=self.device)
-            total += self.grounding(x).double().sum(0)  # (S, K) → (K,)
+            a = self.grounding(x).double()  # (S, K)
+            if evidence is not None:
+                a = noisy_or(a, torch.as_tensor(evidence, dtype=torch.float64, device=a.device))
+            total += a.sum(0)
         return total
 
     def reference(self, rows: np.ndarray) -> torch.Tensor:

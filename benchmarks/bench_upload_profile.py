@@ -65,10 +65,10 @@ def upload_to_profile(engine, path: Path, config) -> np.ndarray:
     """What the app's profile build does with one uploaded file and no picked songs."""
     from apron_core.ui.audio import encode_uploads
 
-    uploads = encode_uploads([path], engine.encode, config)
+    uploads = encode_uploads([path], engine.encode_upload, config)
     if uploads.embeddings is None:
         raise ApronError(f"the upload was refused: {' '.join(uploads.problems)[:200]}")
-    return engine.profile([], embeddings=uploads.embeddings)
+    return engine.profile([], embeddings=uploads.embeddings, evidence=uploads.evidence)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -300,15 +300,18 @@ def test_bundle_run_matches_the_app_upload_path_and_writes_the_report(
     argv = ["--manifest", str(manifest), "--cache", str(cache), "--report", str(report)]
     assert rr.run(argv, out=lines.append) == 0
     payload = json.loads(report.with_suffix(".json").read_text())
-    (res,) = payload["evaluations"]
+    res, alone = payload["evaluations"]  # with the bundle's tag heads, then without
     assert res["name"] == "bundle assets/demo" and res["n"] == 2
+    assert alone["name"] == "bundle assets/demo, grounding alone"
     engine = Engine.load("assets/demo", device="cpu")
     tone = cache / "root/usr/share/apron-test/tone.wav"
-    app = engine.profile(embeddings=engine.encode(tone))  # the upload path, whole file
-    top = np.argsort(-app, kind="stable")[:5]
-    got = res["recordings"][0]["top"]
-    assert [t for t, _ in got] == [engine.tag_names[i] for i in top]
-    np.testing.assert_allclose([w for _, w in got], app[top], rtol=0, atol=1e-4)
+    song = engine.encode_upload(tone)  # the app's upload path, whole file
+    for result, evidence in ((res, song.evidence[None]), (alone, None)):
+        app = engine.profile(embeddings=song.embedding[None], evidence=evidence)
+        top = np.argsort(-app, kind="stable")[:5]
+        got = result["recordings"][0]["top"]
+        assert [t for t, _ in got] == [engine.tag_names[i] for i in top]
+        np.testing.assert_allclose([w for _, w in got], app[top], rtol=0, atol=1e-4)
     # The two-stem recording is the sum of its stems' excerpts.
     y = rr.excerpt(
         rr.load_manifest(manifest).recordings[1],

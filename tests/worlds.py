@@ -12,5 +12,6 @@ TINY_WORLD = WorldConfig(
     min_song_listeners=5,
     n_heldout_users=60,
     clip_s=2.0,
+    encoder="librosa",  # fast, and musicnn needs 3-s clips
     workers=2,
 )

@@ -288,7 +288,7 @@ def markdown(
     lines += [
         "",
         "The paper measures on the Million Song Dataset (41,140 songs, real Last.fm tags, "
-        "MERT embeddings); ours is the 4,000-song demo world (librosa features, simulated "
+        "MERT embeddings); ours is the 4,000-song demo world (General-MIDI renders, simulated "
         "listeners whose ground-truth attributes are known), so the levels differ and only "
         "the comparisons within one table carry over.",
         "",

@@ -18,6 +18,7 @@ import dataclasses
 import hashlib
 import importlib
 import json
+import math
 import os
 import sys
 from collections.abc import Iterable, Sequence
@@ -95,6 +96,13 @@ class Encoder(abc.ABC):
         cache keyed by `feature_key` can then reuse each part on its own."""
         return [self]
 
+    def forget_recent(self) -> None:
+        """Drop what the encoder keeps of recent clips (musicnn's patch outputs), so the
+        next clip is computed from scratch (benchmarks time cold uploads)."""
+        for part in self.parts():
+            if part is not self:
+                part.forget_recent()
+
     def join_parts(self, raws: Sequence[np.ndarray]) -> np.ndarray:
         """This encoder's raw features (D,) from its parts' raw features, in `parts` order."""
         return np.concatenate([np.asarray(r, dtype=np.float32) for r in raws])
@@ -154,7 +162,11 @@ class Encoder(abc.ABC):
         return self.transform(self.raw_features_file(path, **load_kwargs))
 
     def raw_features_file(self, path: PathLike, **load_kwargs: Any) -> np.ndarray:
-        """Raw features (D,) of an audio file, decoded mono at `self.sr` (only the first
+        """Raw features (D,) of an audio file, decoded by `load_file`."""
+        return self.raw_features(self.load_file(path, **load_kwargs))
+
+    def load_file(self, path: PathLike, **load_kwargs: Any) -> np.ndarray:
+        """An audio file decoded mono at `self.sr`, as the encoder reads it (only the first
         `max_input_s` seconds are decoded unless `duration_s` is given)."""
         if "sr" in load_kwargs or "mono" in load_kwargs:
             raise ConfigError(
@@ -162,8 +174,7 @@ class Encoder(abc.ABC):
             )
         if self.max_input_s is not None:
             load_kwargs.setdefault("duration_s", self.max_input_s)
-        y = load_audio(path, sr=self.sr, mono=True, **load_kwargs)
-        return self.raw_features(y)
+        return load_audio(path, sr=self.sr, mono=True, **load_kwargs)
 
     def _require_fitted(self) -> None:
         if not self.is_fitted:
@@ -187,7 +198,7 @@ class Encoder(abc.ABC):
         if y.size < min_seconds * self.sr:
             raise AudioError(
                 f"signal is {y.size / self.sr:.2f} s long; encoder '{self.name}' needs at "
-                f"least {min_seconds:g} s of audio"
+                f"least {math.ceil(min_seconds * 10) / 10:g} s of audio"
             )
         if is_silent(y):
             raise AudioError("signal is silent (RMS below -60 dBFS); nothing to encode")

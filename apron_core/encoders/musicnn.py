@@ -39,9 +39,11 @@ outputs by ~1e-3 relative; the 1e-4 equivalence with TensorFlow is checked on th
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import threading
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,6 +60,7 @@ HOP = 256
 N_MELS = 96
 PATCH_FRAMES = 187  # 3 s: librosa.time_to_frames(3, sr=16000, hop_length=256, n_fft=512) + 1
 MIN_SAMPLES = (PATCH_FRAMES - 1) * HOP  # centred frames: 1 + n // HOP of them
+RECENT_CLIPS = 4  # clips whose per-patch outputs an encoder keeps (see clip_feature)
 BN_EPS = 1e-3  # tf.compat.v1.layers.batch_normalization's default
 WEIGHTS_DIR = Path(__file__).resolve().parents[2] / "assets" / "encoders" / "musicnn"
 WEIGHTS = ("msd", "mtt")
@@ -315,6 +318,10 @@ class MusicnnEncoder(Encoder):
         self._tags: list[str] | None = None
         self._device = None
         self._load_lock = threading.Lock()  # the app encodes uploads from several threads
+        # the last clips' per-patch outputs, by a digest of the signal: asking another
+        # layer of the same clip (an upload's embedding, then its taggram) runs no network
+        self._recent: OrderedDict[bytes, dict[str, np.ndarray]] = OrderedDict()
+        self._recent_lock = threading.Lock()
 
     def describe(self) -> str:
         return f"musicnn ({self.config.weights.upper()} weights, {self.config.layer} layer)"
@@ -407,4 +414,29 @@ class MusicnnEncoder(Encoder):
         return out
 
     def raw_features(self, y: np.ndarray) -> np.ndarray:
-        return self.raw_features_batch([y])[0]
+        return self.clip_feature(y, self.config.layer)
+
+    def forget_recent(self) -> None:
+        with self._recent_lock:
+            self._recent.clear()
+
+    def clip_feature(self, y: np.ndarray, layer: str) -> np.ndarray:
+        """One clip's feature of any `layer` (LAYER_DIMS) from a mono 16-kHz signal; the
+        per-patch outputs of the last few clips are kept, so a second layer of the same
+        signal costs no forward pass."""
+        if layer not in LAYER_DIMS:
+            raise ConfigError(f"layer={layer!r:.80} must be one of {list(LAYER_DIMS)}")
+        y = self._check_signal(y)
+        key = hashlib.blake2b(y.tobytes(), digest_size=16).digest()
+        with self._recent_lock:
+            outputs = self._recent.get(key)
+        if outputs is None:
+            outputs = self.patch_outputs(split_patches(self.log_mel(y)))
+            with self._recent_lock:
+                self._recent[key] = outputs
+                while len(self._recent) > RECENT_CLIPS:
+                    self._recent.popitem(last=False)
+        out = pool_clip(outputs, layer).astype(np.float32)
+        if not np.all(np.isfinite(out)):
+            raise AudioError("musicnn produced non-finite features; check the signal")
+        return out

@@ -18,9 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
+from apron_core.engine import UploadedSong
 from apron_core.errors import ApronError, AudioError, ConfigError, DataError
 from apron_core.prototypes import Prototype
-from apron_core.tags import TAG_NAMES
+from apron_core.tags import TAG_NAMES, K
 from apron_core.ui.disk import FolderCap, private_folder
 from apron_core.ui.files import inside
 
@@ -134,6 +135,7 @@ class EncodedUploads:
     embeddings: np.ndarray | None  # (S, D) of the files that encoded
     names: tuple[str, ...]  # their file names
     problems: tuple[str, ...]  # one message per refused file
+    evidence: np.ndarray | None = None  # (S, 80) what the tag heads heard (NaN: nothing)
 
 
 MAX_NAME_CHARS = 80  # of a file name quoted in a message
@@ -152,6 +154,8 @@ def _problem(path: Path, name: str, error: BaseException) -> str:
     (Messages are escaped where they become HTML: the list and the error toast.)"""
     if isinstance(error, ApronError):
         text = str(error).replace(str(path), name).replace(str(path.parent), "")
+        if name not in text:  # e.g. the encoder's "signal is 2.00 s long; …"
+            text = f"'{name}': {text}"
         return text if len(text) <= 400 else text[:399] + "…"
     if isinstance(error, MemoryError):
         return f"'{name}' is too large to decode on this server: upload a shorter excerpt"
@@ -169,20 +173,21 @@ def _problem(path: Path, name: str, error: BaseException) -> str:
 
 def encode_uploads(
     paths: Sequence[str | os.PathLike],
-    encode: Callable[[Path], np.ndarray],
+    encode: Callable[[Path], UploadedSong | np.ndarray],
     config: AudioConfig,
 ) -> EncodedUploads:
-    """Embed each uploaded file with `encode(path) -> (D,)`. A file that fails for any
-    reason (refused header, decoder or resampler error, no memory left, a bug) is named in
-    `problems` and skipped; the others still count, so one bad file never costs the
-    visitor the good ones."""
+    """Embed each uploaded file with `encode(path)`: `Engine.encode_upload` (embedding
+    and tag evidence) or any function returning an embedding (D,). A file that fails for
+    any reason (refused header, decoder or resampler error, no memory left, a bug) is
+    named in `problems` and skipped; the others still count, so one bad file never costs
+    the visitor the good ones."""
     paths = [Path(p) for p in paths if p]
     if len(paths) > config.max_uploads:
         raise DataError(
             f"{len(paths)} files uploaded; the limit is {config.max_uploads}: "
             "remove some and try again"
         )
-    rows, names, problems = [], [], []
+    rows, heard, names, problems = [], [], [], []
     for path in paths:
         name = _display_name(path)
         try:
@@ -194,12 +199,19 @@ def encode_uploads(
                     f"'{name}' is {size / 1e6:.0f} MB, over the "
                     f"{config.max_upload_bytes / 1e6:.0f} MB limit: upload a shorter excerpt"
                 )
-            row = np.asarray(encode(path), dtype=np.float32)
+            song = encode(path)
+            if not isinstance(song, UploadedSong):
+                song = UploadedSong(np.asarray(song, dtype=np.float32))
+            row = np.asarray(song.embedding, dtype=np.float32)
             if row.ndim != 1 or not np.all(np.isfinite(row)):
                 raise AudioError(f"'{name}' gave no usable embedding: upload another excerpt")
             rows.append(row)
+            heard.append(np.full(K, np.nan) if song.evidence is None else song.evidence)
             names.append(name)
         except Exception as e:  # every failure is one named problem, never the whole build
             problems.append(_problem(path, name, e))
     emb = np.stack(rows) if rows else None
-    return EncodedUploads(emb, tuple(names), tuple(problems))
+    evidence = np.stack(heard) if heard else None
+    if evidence is not None and np.isnan(evidence).all():
+        evidence = None
+    return EncodedUploads(emb, tuple(names), tuple(problems), evidence)

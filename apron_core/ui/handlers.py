@@ -217,14 +217,14 @@ def build_profile(
     files that cannot be used are named in the notes, the rest still count."""
     picked = check_song_ids(song_ids, what="your songs", limit=ctx.config.limits.max_picked_songs)
     ctx.engine.song_index(picked)  # unknown ids → DataError naming them
-    uploads = encode_uploads(upload_paths or [], ctx.engine.encode, ctx.config.audio)
+    uploads = encode_uploads(upload_paths or [], ctx.engine.encode_upload, ctx.config.audio)
     if not picked and uploads.embeddings is None:
         if uploads.problems:
             raise DataError(
                 "none of the uploaded files could be used: " + " ".join(uploads.problems)
             )
         raise DataError("pick at least one song from the catalog or upload an audio file")
-    profile = ctx.engine.profile(picked, embeddings=uploads.embeddings)
+    profile = ctx.engine.profile(picked, embeddings=uploads.embeddings, evidence=uploads.evidence)
     parts = []
     if picked:
         parts.append(f"{len(picked)} catalog song{'s' * (len(picked) != 1)}")
@@ -236,7 +236,11 @@ def build_profile(
     heading = f"Your profile is built from {' and '.join(parts)}"
     encoder = ctx.engine.bundle.encoder if uploads.names else None
     if encoder is not None:  # an upload is only as well understood as its encoder
-        heading += f" (uploads embedded by the {encoder.describe()} encoder)"
+        heading += f" (uploads embedded by the {encoder.describe()} encoder"
+        heads = ctx.engine.tag_evidence
+        if heads is not None and uploads.evidence is not None:
+            heading += f"; their tags also heard by musicnn's {heads.describe()} tag heads"
+        heading += ")"
     history = render_history(
         picked,
         ctx.songs,

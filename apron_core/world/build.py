@@ -65,7 +65,8 @@ class WorldConfig:
     sr: int = 22050
     clip_s: float = 10.0
     prototype_rule: str = "purity_aware"  # exported; the paper rule measures far less faithful
-    encoder: str = "librosa"  # any of apron_core.encoders.available_encoders()
+    # any of apron_core.encoders.available_encoders(); the shipped world's (docs/encoders.md)
+    encoder: str = "musicnn+librosa"
     encoder_config: dict = field(default_factory=dict)  # its config fields ({}: defaults)
     soundfont: str | None = None  # None: pretty_midi's bundled TimGM6mb.sf2
     workers: int = 2

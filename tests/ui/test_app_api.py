@@ -489,8 +489,8 @@ def test_import_with_an_oversized_integer_is_refused(client, alive, tmp_path, nu
     alive()
 
 
-def test_app_py_uses_malloc_and_a_private_folder_it_removes_at_exit(tmp_path):
-    from benchmarks._app_process import AppProcess, AppProcessConfig
+def test_app_py_uses_malloc_a_private_folder_and_warms_up_the_upload_encoder(tmp_path):
+    from benchmarks._app_process import WARMED_UP, AppProcess, AppProcessConfig
 
     config = AppProcessConfig(
         log_path=tmp_path / "app.log", env={"GRADIO_TEMP_DIR": "", "PYTHONMALLOC": ""}
@@ -507,6 +507,8 @@ def test_app_py_uses_malloc_and_a_private_folder_it_removes_at_exit(tmp_path):
         assert root.parent == Path(tempfile.gettempdir()).resolve()
         assert stat.S_IMODE(root.stat().st_mode) == 0o700 and uploaded.is_file()
         assert {p.name for p in root.iterdir()} >= {"uploads", "renders"}
+        app.wait_log(WARMED_UP)  # the shipped encoder (musicnn needs 3 s) encoded its noise
+        assert "warm-up failed" not in app.log_text()
     assert not root.exists()  # cleaned at exit
 
 

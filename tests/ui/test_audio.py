@@ -13,7 +13,9 @@ import pytest
 import soundfile as sf
 
 from apron_core.encoders import load_encoder
+from apron_core.engine import UploadedSong
 from apron_core.errors import DataError
+from apron_core.tags import K
 from apron_core.ui.audio import MAX_NAME_CHARS, AudioConfig, SongAudio, encode_uploads
 from benchmarks.hostile_audio import HOSTILE, make_all
 
@@ -27,7 +29,7 @@ def encode():
     return encoder.embed_file
 
 
-def tone(path: Path, *, seconds: float = 2.0, sr: int = 22050, freq: float = 330.0) -> Path:
+def tone(path: Path, *, seconds: float = 4.0, sr: int = 22050, freq: float = 330.0) -> Path:
     t = np.arange(round(seconds * sr)) / sr
     sf.write(path, (0.3 * np.sin(2 * np.pi * freq * t)).astype(np.float32), sr)
     return path
@@ -83,6 +85,25 @@ def test_unplanned_errors_are_named_problems_not_internal_errors(tmp_path, caplo
     if "reference" in words:  # the traceback is in the log, under that reference
         ref = out.problems[0].split("reference ")[1][:8]
         assert any(ref in r.getMessage() for r in caplog.records)
+
+
+def test_an_upload_shorter_than_the_encoder_reads_is_named(tmp_path, encode):
+    out = encode_uploads([tone(tmp_path / "blip.wav", seconds=2.0)], encode, AudioConfig())
+    assert out.embeddings is None and len(out.problems) == 1
+    assert out.problems[0].startswith("'blip.wav': signal is 2.00 s long")
+    assert "needs at least 3 s of audio" in out.problems[0]
+
+
+def test_tag_evidence_travels_with_the_embeddings(tmp_path):
+    paths = [tone(tmp_path / f"{i}.wav") for i in range(3)]
+    heard = np.full(K, np.nan)
+    heard[3] = 0.25
+    songs = iter([UploadedSong(np.zeros(4), heard), UploadedSong(np.ones(4)), np.ones(4)])
+    out = encode_uploads(paths, lambda _: next(songs), AudioConfig())
+    assert out.embeddings.shape == (3, 4) and out.evidence.shape == (3, K)
+    assert out.evidence[0, 3] == 0.25 and np.isnan(out.evidence[1:]).all()
+    plain = encode_uploads(paths[:1], lambda _: np.ones(4), AudioConfig())
+    assert plain.evidence is None  # nobody heard anything: no evidence at all
 
 
 def test_an_encoder_returning_garbage_is_refused(tmp_path):

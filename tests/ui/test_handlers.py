@@ -364,8 +364,10 @@ def test_build_profile_with_uploads_skips_bad_files(ctx, tmp_path):
     silent = _wav(tmp_path / "silence.wav", 3.0, silent=True)
     files = [str(p) for p in (good, empty, text, corrupt, silent)]
     start = h.build_profile(ctx, [], files)
-    emb = ctx.engine.encode(good)[None]
-    np.testing.assert_allclose(start.view.session.profile, ctx.engine.profile([], embeddings=emb))
+    song = ctx.engine.encode_upload(good)
+    assert song.evidence is not None  # the shipped bundle hears uploads with tag heads too
+    expected = ctx.engine.profile([], embeddings=song.embedding[None], evidence=song.evidence)
+    np.testing.assert_allclose(start.view.session.profile, expected)
     notes = " ".join(start.view.notes)
     for name in ("empty.wav", "notes.mp3", "corrupt.flac", "silence.wav"):
         assert name in notes
@@ -373,6 +375,7 @@ def test_build_profile_with_uploads_skips_bad_files(ctx, tmp_path):
     assert "tone.wav" in start.history_html and "1 upload" in start.view.session.source
     # the visitor is told which encoder understood their audio
     assert html.escape(ctx.engine.bundle.encoder.describe()) in start.history_html
+    assert "MagnaTagATune tag heads" in start.history_html
 
 
 def test_build_profile_with_only_bad_uploads(ctx, tmp_path):
