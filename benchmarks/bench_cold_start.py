@@ -80,6 +80,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="another checkout of the project (e.g. main's): its app.py is started too, "
         "alternating with this one's, on the same bundle",
     )
+    ap.add_argument(
+        "--compare-bundle",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="the bundle --compare's app serves (default: the same as --bundle), e.g. that "
+        "checkout's own assets/demo when the shipped bundle changed",
+    )
     args = ap.parse_args(argv)
     if args.runs < 1 or args.timeout <= 0:
         ap.error(f"need --runs ≥ 1 and --timeout > 0 (got {args.runs}, {args.timeout:g})")
@@ -87,6 +95,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         ap.error(f"--bundle {args.bundle}: no bundle.json there (default: assets/demo)")
     if args.compare is not None and not (args.compare / "app.py").is_file():
         ap.error(f"--compare {args.compare}: no app.py there (give a checkout's root folder)")
+    if args.compare_bundle is not None:
+        if args.compare is None:
+            ap.error("--compare-bundle needs --compare")
+        if not (args.compare_bundle / "bundle.json").is_file():
+            ap.error(f"--compare-bundle {args.compare_bundle}: no bundle.json there")
     return args
 
 
@@ -108,13 +121,16 @@ def table(runs: list[ColdStart]) -> tuple[list[str], float, float]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    apps = {"this checkout": APP}
-    if args.compare is not None:
-        apps[str(args.compare)] = args.compare.resolve() / "app.py"
     bundle = args.bundle.resolve()
+    apps = {"this checkout": (APP, bundle)}
+    if args.compare is not None:
+        other = (args.compare_bundle or args.bundle).resolve()
+        apps[str(args.compare)] = (args.compare.resolve() / "app.py", other)
     load1, load5, _ = os.getloadavg()
     print(
-        f"python app.py --bundle {args.bundle}; {args.runs} fresh starts of "
+        f"python app.py --bundle {args.bundle}"
+        + (f" (--compare: {args.compare_bundle})" if args.compare_bundle else "")
+        + f"; {args.runs} fresh starts of "
         f"{' and '.join(apps)} (alternating); {os.cpu_count()} CPUs, load average "
         f"{load1:.1f} (1 min) {load5:.1f} (5 min): other jobs share them"
     )
@@ -122,8 +138,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with tempfile.TemporaryDirectory(prefix="apron_cold_") as logs:
             for i in tqdm(range(args.runs), desc="starts", file=sys.stderr):
-                for j, (name, app_py) in enumerate(apps.items()):
-                    start = one_start(app_py, bundle, args.timeout, Path(logs), 2 * i + j)
+                for j, (name, (app_py, served)) in enumerate(apps.items()):
+                    start = one_start(app_py, served, args.timeout, Path(logs), 2 * i + j)
                     runs[name].append(start)
     except (ApronError, httpx.HTTPError) as e:
         print(f"error: {e}", file=sys.stderr)

@@ -5,8 +5,9 @@ python -m benchmarks.bench_upload_profile --bundle runs/musicnn --files 20 --thr
 
 For each of ``--files`` seeded synthetic 30-s 44.1 kHz stereo MP3 files (what a visitor
 uploads; the speed does not depend on what the music is): the app's own upload step
-(``apron_core.ui.audio.encode_uploads`` with the engine's ``encode``: size checks,
-decoding, resampling, the bundle's encoder) then ``Engine.profile(embeddings=...)``,
+(``apron_core.ui.audio.encode_uploads`` with ``Engine.encode_upload``: size checks,
+decoding, resampling, the bundle's encoder and its tag heads) then
+``Engine.profile(embeddings=..., evidence=...)``,
 timed end to end. Prints median and p95 over the files, after one untimed warm-up upload,
 and that first upload's time on its own (it loads what the encoder loads lazily, e.g.
 musicnn's weights); plus the engine's load time. ``--threads`` sets torch's threads (the
