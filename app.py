@@ -90,9 +90,7 @@ def warm_up_uploads_later(engine, demo) -> threading.Thread:
             start = time.perf_counter()
             rng = np.random.default_rng(0)
             noise = (0.1 * rng.standard_normal(int(WARM_UP_SECONDS * encoder.sr))).astype("f4")
-            encoder.raw_features(noise)
-            if engine.tag_evidence is not None:  # the upload's tag heads (musicnn MTT)
-                engine.tag_evidence.of_signal(noise, encoder.sr)
+            engine.encode_signal(noise)  # the encoder and the upload's tag heads
             engine.forget_recent()
             log.info("%s in %.1f s", WARMED_UP, time.perf_counter() - start)
         except Exception:  # a warm-up failure only makes the first upload slower

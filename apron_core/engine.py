@@ -321,16 +321,23 @@ class Engine:
 
     def encode_upload(self, path: str | Path, *, evidence: bool = True) -> UploadedSong:
         """An uploaded file as `profile` reads it: decoded once (the encoder's window),
-        embedded, and heard by the bundle's tag heads if it has any."""
-        enc = self.bundle.encoder
-        if enc is None:
-            raise ConfigError("this engine was built without an encoder: pass encoder=")
-        y = enc.load_file(path)
+        then `encode_signal`."""
+        return self.encode_signal(self._encoder().load_file(path), evidence=evidence)
+
+    def encode_signal(self, y: np.ndarray, *, evidence: bool = True) -> UploadedSong:
+        """A mono signal at the encoder's rate, embedded and heard by the bundle's tag
+        heads if it has any (the heads reuse the encoder's musicnn pass)."""
+        enc = self._encoder()
         emb = np.asarray(enc.transform(enc.raw_features(y)), dtype=np.float32)
         heard = None
         if evidence and self.tag_evidence is not None:
             heard = self.tag_evidence.of_signal(y, enc.sr)
         return UploadedSong(emb, heard)
+
+    def _encoder(self) -> Encoder:
+        if self.bundle.encoder is None:
+            raise ConfigError("this engine was built without an encoder: pass encoder=")
+        return self.bundle.encoder
 
     # ------------------------------------------------------------------ scoring
     def _run(self, u: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor], torch.Tensor]:

@@ -27,6 +27,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+import torch
 
 from apron_core.encoders.base import Encoder, resample
 from apron_core.encoders.musicnn import MUSICNN_SR, WEIGHTS, MusicnnEncoder
@@ -74,14 +75,9 @@ TAG_SOURCES: dict[str, tuple[tuple[str, str], ...]] = {
 HEAD_NAMES = {"msd": "Million Song Dataset", "mtt": "MagnaTagATune"}
 
 
-def noisy_or(affinity, evidence):
-    """1 − (1 − a)(1 − e) where the evidence speaks (not NaN), a elsewhere; numpy or torch."""
-    joined = 1 - (1 - affinity) * (1 - evidence)
-    if isinstance(affinity, np.ndarray):
-        return np.where(np.isnan(evidence), affinity, joined)
-    import torch
-
-    return torch.where(torch.isnan(evidence), affinity, joined)
+def noisy_or(affinity: torch.Tensor, evidence: torch.Tensor) -> torch.Tensor:
+    """1 − (1 − a)(1 − e) where the evidence speaks (not NaN), a elsewhere."""
+    return torch.where(torch.isnan(evidence), affinity, 1 - (1 - affinity) * (1 - evidence))
 
 
 class TagEvidence:

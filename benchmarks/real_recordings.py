@@ -343,10 +343,9 @@ def bundle_scores(bundle_dir: Path, signals: Signals) -> list[Scored]:
     heads = engine.tag_evidence
     full, alone = [], []
     for y in tqdm(signals.at(enc.sr), desc=f"uploading to {bundle_dir}", file=sys.stderr):
-        emb = enc.transform(enc.raw_features(y))  # the bundle's catalog standardization
-        heard = None if heads is None else heads.of_signal(y, enc.sr)  # musicnn's kept outputs
-        full.append(engine.profile(embeddings=emb, evidence=heard))
-        alone.append(engine.profile(embeddings=emb))
+        song = engine.encode_signal(y)  # as an upload: embedding and tag evidence
+        full.append(engine.profile(embeddings=song.embedding, evidence=song.evidence))
+        alone.append(engine.profile(embeddings=song.embedding))
     how = "Engine.profile of the excerpt uploaded alone (the sliders the app shows)"
     if heads is None:
         return [Scored(f"bundle {bundle_dir}", "bundle", enc.name, how, np.stack(full))]
